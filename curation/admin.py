@@ -1,0 +1,193 @@
+"""Django admin: browse the catalog with thumbnails, and import a title from a zip upload."""
+
+import zipfile
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
+
+from curation.ingest.jobs import QueueUnavailable, import_job_enqueue
+from curation.ingest.service import ImportFailed, validate_title_name
+from curation.models import Cluster, Face, Frame, ImportJob, Title
+
+
+def face_thumbnail(face: Face | None, size: int = 64) -> str:
+    if face is None:
+        return "—"
+    return format_html(
+        '<img src="{}" alt="face {}" style="height:{}px;border-radius:4px">',
+        reverse("face-crop", args=[face.pk]),
+        face.pk,
+        size,
+    )
+
+
+@admin.register(Title)
+class TitleAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "cluster_count", "face_count", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["name", "source"]
+    readonly_fields = ["created_at", "updated_at", "import_summary"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                cluster_count=Count("clusters", distinct=True),
+                face_count=Count("faces", distinct=True),
+            )
+        )
+
+    @admin.display(ordering="cluster_count", description="clusters")
+    def cluster_count(self, title):
+        return title.cluster_count
+
+    @admin.display(ordering="face_count", description="faces")
+    def face_count(self, title):
+        return title.face_count
+
+
+@admin.register(Frame)
+class FrameAdmin(admin.ModelAdmin):
+    list_display = ["thumbnail", "source_name", "title", "width", "height"]
+    list_filter = ["title"]
+    search_fields = ["source_name"]
+    list_select_related = ["title"]
+    readonly_fields = ["thumbnail"]
+
+    @admin.display(description="image")
+    def thumbnail(self, frame):
+        return format_html('<img src="{}" alt="" style="height:64px">', frame.image.url)
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    list_display = ["label", "title", "face_count", "sample"]
+    list_filter = ["title"]
+    search_fields = ["label", "title__name"]
+    list_select_related = ["title"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(face_count=Count("faces"))
+
+    @admin.display(ordering="face_count", description="faces")
+    def face_count(self, cluster):
+        return cluster.face_count
+
+    @admin.display(description="a face")
+    def sample(self, cluster):
+        return face_thumbnail(cluster.faces.order_by("-confidence").first())
+
+
+@admin.register(Face)
+class FaceAdmin(admin.ModelAdmin):
+    list_display = [
+        "thumbnail",
+        "cluster",
+        "confidence",
+        "brightness",
+        "sharpness",
+        "yaw",
+        "pitch",
+        "roll",
+        "quality",
+    ]
+    list_filter = ["title", ("quality", admin.EmptyFieldListFilter)]
+    search_fields = ["cluster__label", "frame__source_name"]
+    list_select_related = ["cluster", "cluster__title"]
+    readonly_fields = ["thumbnail"]
+    raw_id_fields = ["frame", "cluster"]
+
+    @admin.display(description="face")
+    def thumbnail(self, face):
+        return face_thumbnail(face)
+
+
+class ImportJobForm(forms.ModelForm):
+    class Meta:
+        model = ImportJob
+        fields = ["name", "upload"]
+
+    def clean_name(self):
+        try:
+            return validate_title_name(self.cleaned_data["name"])
+        except ImportFailed as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean_upload(self):
+        upload = self.cleaned_data["upload"]
+        if not upload:
+            raise forms.ValidationError("choose a .zip of cluster folders")
+        if upload.size > settings.MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                f"the file is {upload.size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}"
+            )
+        if not zipfile.is_zipfile(upload):
+            raise forms.ValidationError("not a zip file")
+        upload.seek(0)
+        return upload
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    form = ImportJobForm
+    list_display = ["name", "status", "progress", "title_link", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = [
+        "status",
+        "progress",
+        "title_link",
+        "error",
+        "summary",
+        "created_by",
+        "created_at",
+    ]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "upload"]
+        return [
+            "name",
+            "status",
+            "progress",
+            "title_link",
+            "error",
+            "summary",
+            "created_by",
+            "created_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (["name"] if obj else [])
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.display(description="images")
+    def progress(self, job):
+        return f"{job.images_done}/{job.images_total}" if job.images_total else "—"
+
+    @admin.display(description="title")
+    def title_link(self, job):
+        if job.title_id is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("title-detail", args=[job.title_id]), job.name
+        )
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+        def enqueue():
+            try:
+                import_job_enqueue(job_id=obj.pk)
+            except QueueUnavailable as error:
+                messages.error(request, str(error))
+
+        transaction.on_commit(enqueue)

@@ -1,0 +1,57 @@
+from rest_framework import serializers
+
+from curation.models import Cluster, Face, Title
+
+
+class TitleSerializer(serializers.ModelSerializer):
+    clusters = serializers.IntegerField(source="cluster_count", read_only=True)
+    faces = serializers.IntegerField(source="face_count", read_only=True)
+
+    class Meta:
+        model = Title
+        fields = [
+            "id",
+            "name",
+            "source",
+            "status",
+            "error",
+            "clusters",
+            "faces",
+            "import_summary",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    faces = serializers.IntegerField(source="face_count", read_only=True)
+
+    class Meta:
+        model = Cluster
+        fields = ["id", "label", "faces"]
+
+
+class FaceSerializer(serializers.ModelSerializer):
+    box = serializers.SerializerMethodField()
+    frame = serializers.CharField(source="frame.source_name", read_only=True)
+
+    class Meta:
+        model = Face
+        fields = [
+            "id",
+            "cluster",
+            "frame",
+            "box",
+            "landmarks",
+            "confidence",
+            "brightness",
+            "resolution",
+            "sharpness",
+            "yaw",
+            "pitch",
+            "roll",
+            "quality",
+        ]
+
+    def get_box(self, face: Face) -> list[float]:
+        return list(face.box)

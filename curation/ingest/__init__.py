@@ -1,0 +1,1 @@
+"""Title import: reading cluster folders or zips safely, decoding images, detecting faces."""

@@ -1,0 +1,65 @@
+"""Imports started from the admin: a zip upload becomes an ImportJob, run on a worker."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.db import transaction
+
+from curation.ingest.service import ImportFailed, title_import
+from curation.models import ImportJob
+
+log = logging.getLogger(__name__)
+
+
+class QueueUnavailable(Exception):
+    """The task queue could not be reached; nothing was started."""
+
+
+def import_job_enqueue(*, job_id: int) -> None:
+    """Send the job to a worker; a broker outage marks the job failed and raises."""
+    from curation.tasks import run_import_job
+
+    try:
+        run_import_job.apply_async(args=[job_id], retry=False)
+    except Exception as error:  # kombu raises OperationalError and socket errors alike
+        message = f"task queue unavailable, import not started: {error}"
+        ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.FAILED, error=message)
+        raise QueueUnavailable(message) from None
+
+
+def import_job_run(*, job_id: int) -> None:
+    """Run one job to its end. A job that already ended is left alone, so a re-delivered
+    task does nothing twice."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        if job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+            return
+        job.status = ImportJob.Status.RUNNING
+        job.save(update_fields=["status", "updated_at"])
+
+    def progress(done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(images_done=done, images_total=total)
+
+    try:
+        summary = title_import(source=Path(job.upload.path), name=job.name, progress=progress)
+    except ImportFailed as error:
+        _finish(job, status=ImportJob.Status.FAILED, error=str(error))
+        return
+    except Exception as error:
+        log.exception("import job %s crashed", job_id)
+        _finish(job, status=ImportJob.Status.FAILED, error=f"unexpected error: {error}")
+        return
+    job.title_id = summary.title_id
+    _finish(job, status=ImportJob.Status.DONE, summary=summary.as_dict())
+
+
+def _finish(job: ImportJob, *, status: str, error: str = "", summary: dict | None = None) -> None:
+    job.status = status
+    job.error = error
+    job.summary = summary or {}
+    job.save(update_fields=["status", "error", "summary", "title", "updated_at"])
+    # The report stays on the job; the uploaded archive is no longer needed.
+    job.upload.delete(save=False)
+    ImportJob.objects.filter(pk=job.pk).update(upload="")

@@ -1,0 +1,222 @@
+"""``title_import``: a source of cluster folders becomes a Title with frames, clusters and faces.
+
+The work is done in two phases so that a failure never leaves a partial title: first every image
+is read, decoded, stored under a fresh folder of the media root and run through MTCNN, with no
+database row written; then all rows are inserted in one transaction. Any failure removes the
+folder, and the transaction takes the rows with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from curation.ingest.images import ImageRejected, decode_image
+from curation.ingest.sources import EntryRejected, Limits, Source, SourceError, open_source
+from curation.models import Cluster, Face, Frame, Title
+from scoring.detect import Choice, FaceDetector, choose_face
+
+Progress = Callable[[int, int], None]
+
+
+class ImportFailed(Exception):
+    """Nothing was imported; the message says why in one line."""
+
+
+@dataclass
+class ImportSummary:
+    title_id: int
+    title: str
+    source: str
+    images: int = 0
+    frames: int = 0
+    clusters: int = 0
+    faces: int = 0
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    ambiguous: list[dict[str, object]] = field(default_factory=list)
+    empty_clusters: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    faces_per_second: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class _Image:
+    """A decoded and stored image waiting for its rows."""
+
+    name: str
+    cluster: str
+    stored_path: str
+    width: int
+    height: int
+    choice: Choice
+
+
+@functools.cache
+def face_detector() -> FaceDetector:
+    """One MTCNN per process: loading it costs about a second."""
+    return FaceDetector()
+
+
+def import_limits() -> Limits:
+    return Limits(
+        max_entries=settings.IMPORT_MAX_ZIP_ENTRIES,
+        max_total_bytes=settings.IMPORT_MAX_ZIP_BYTES,
+        max_file_bytes=settings.IMPORT_MAX_IMAGE_BYTES,
+    )
+
+
+def title_import(*, source: Path, name: str, progress: Progress | None = None) -> ImportSummary:
+    """Import ``source`` as a new title called ``name``; raises ImportFailed on failure."""
+    name = validate_title_name(name)
+    started = time.monotonic()
+    folder_name = f"{slugify(name)[:60] or 'title'}-{secrets.token_hex(4)}"
+    folder = Path(settings.MEDIA_ROOT) / "titles" / folder_name
+    try:
+        with open_source(source, import_limits()) as opened:
+            images, rejected = _read_and_detect(opened, folder, folder_name, progress)
+        summary = _save(name=name, source=str(source), images=images, rejected=rejected)
+    except SourceError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ImportFailed(str(error)) from None
+    except IntegrityError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        if Title.objects.filter(name=name).exists():
+            raise ImportFailed(f"a title named {name!r} already exists") from None
+        raise ImportFailed(f"database refused the import: {_first_line(error)}") from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    summary.seconds = round(time.monotonic() - started, 2)
+    summary.faces_per_second = round(summary.faces / summary.seconds, 2) if summary.seconds else 0
+    Title.objects.filter(pk=summary.title_id).update(import_summary=summary.as_dict())
+    return summary
+
+
+def validate_title_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ImportFailed("the title name is empty")
+    if len(name) > Title._meta.get_field("name").max_length:
+        raise ImportFailed("the title name is longer than 200 characters")
+    if Title.objects.filter(name=name).exists():
+        raise ImportFailed(f"a title named {name!r} already exists")
+    return name
+
+
+def _read_and_detect(
+    opened: Source, folder: Path, folder_name: str, progress: Progress | None
+) -> tuple[list[_Image], list[tuple[str, str]]]:
+    rejected = list(opened.rejected)
+    entries = opened.entries
+    if not entries:
+        raise SourceError("no images found: expected cluster folders holding image files")
+    detector = face_detector()
+    limit = settings.IMPORT_MAX_IMAGE_PIXELS
+    batch_size = settings.IMPORT_BATCH_SIZE
+    images: list[_Image] = []
+    (folder / "frames").mkdir(parents=True, exist_ok=False)
+    if progress:
+        progress(0, len(entries))
+    for start in range(0, len(entries), batch_size):
+        batch = []
+        for entry in entries[start : start + batch_size]:
+            try:
+                decoded = decode_image(opened.read(entry), max_pixels=limit)
+            except (EntryRejected, ImageRejected) as error:
+                rejected.append((entry.name, str(error)))
+                continue
+            stored = f"frames/{len(images) + len(batch):06d}{decoded.extension}"
+            (folder / stored).write_bytes(decoded.stored)
+            batch.append((entry, decoded, stored))
+        detections = detector.detect([decoded.pixels for _, decoded, _ in batch])
+        for (entry, decoded, stored), found in zip(batch, detections, strict=True):
+            choice = choose_face(
+                found, decoded.width, decoded.height, min_confidence=settings.IMPORT_MIN_CONFIDENCE
+            )
+            images.append(
+                _Image(
+                    entry.name,
+                    entry.cluster,
+                    f"titles/{folder_name}/{stored}",
+                    decoded.width,
+                    decoded.height,
+                    choice,
+                )
+            )
+        if progress:
+            progress(min(start + batch_size, len(entries)), len(entries))
+    if not any(image.choice.detection for image in images):
+        raise SourceError(f"no face found in any of the {len(images)} readable images")
+    return images, rejected
+
+
+@transaction.atomic
+def _save(
+    *, name: str, source: str, images: list[_Image], rejected: list[tuple[str, str]]
+) -> ImportSummary:
+    title = Title.objects.create(name=name, source=source, status=Title.Status.IMPORTED)
+    frames = Frame.objects.bulk_create(
+        [
+            Frame(
+                title=title,
+                source_name=image.name,
+                image=image.stored_path,
+                width=image.width,
+                height=image.height,
+            )
+            for image in images
+        ],
+        batch_size=1000,
+    )
+    labels = sorted({image.cluster for image in images if image.choice.detection})
+    clusters = Cluster.objects.bulk_create([Cluster(title=title, label=label) for label in labels])
+    cluster_ids = {cluster.label: cluster.pk for cluster in clusters}
+    faces = []
+    summary = ImportSummary(title_id=title.pk, title=name, source=source, images=len(images))
+    for image, frame in zip(images, frames, strict=True):
+        detection = image.choice.detection
+        if detection is None:
+            rejected.append((image.name, image.choice.reason))
+            continue
+        if image.choice.ambiguous:
+            summary.ambiguous.append({"file": image.name, "faces": image.choice.comparable_faces})
+        x, y, w, h = detection.box
+        faces.append(
+            Face(
+                title=title,
+                cluster_id=cluster_ids[image.cluster],
+                frame=frame,
+                box_x=x,
+                box_y=y,
+                box_w=w,
+                box_h=h,
+                landmarks=[
+                    [round(float(px), 2), round(float(py), 2)] for px, py in detection.landmarks
+                ],
+                confidence=min(max(detection.confidence, 0.0), 1.0),
+            )
+        )
+    Face.objects.bulk_create(faces, batch_size=1000)
+    summary.frames = len(frames)
+    summary.clusters = len(clusters)
+    summary.faces = len(faces)
+    summary.rejected = [{"file": file, "reason": reason} for file, reason in rejected]
+    all_clusters = {image.cluster for image in images}
+    summary.empty_clusters = sorted(all_clusters - set(labels))
+    return summary
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]

@@ -1,0 +1,40 @@
+"""``manage.py import_title SRC --name NAME``: import a folder (or .zip) of cluster folders."""
+
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from curation.ingest.service import ImportFailed, title_import
+
+EXIT_PARTIAL = 3
+
+
+class Command(BaseCommand):
+    help = (
+        "Import SRC, a folder of cluster sub-folders of images or a .zip of the same, as a new "
+        "title. Prints a JSON summary. Exit codes: 0 imported, 1 failed (nothing stored), "
+        f"{EXIT_PARTIAL} imported but some files were rejected (listed in the summary)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("src", type=Path, help="folder of cluster folders, or a .zip of one")
+        parser.add_argument("--name", required=True, help="name of the new title (unique)")
+        parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    def handle(self, *args, src: Path, name: str, quiet: bool, **options):
+        def progress(done: int, total: int) -> None:
+            if not quiet:
+                self.stderr.write(f"\rimages {done}/{total}", ending="")
+                if done == total:
+                    self.stderr.write("")
+
+        try:
+            summary = title_import(source=src, name=name, progress=progress)
+        except ImportFailed as error:
+            raise CommandError(f"import failed: {error}") from None
+        self.stdout.write(json.dumps(summary.as_dict(), indent=2))
+        if summary.rejected:
+            self.stdout.flush()
+            sys.exit(EXIT_PARTIAL)

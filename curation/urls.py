@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from curation import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("titles/", views.title_list, name="title-list"),
+    path("titles/<int:title_id>/", views.title_detail, name="title-detail"),
+    path("faces/<int:face_id>/crop.jpg", views.face_crop, name="face-crop"),
+    path("media/<path:path>", views.media, name="media"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", include("curation.api.urls")),
+]

@@ -1,0 +1,104 @@
+"""Shared fixtures: the real face data, small real titles built from it, and a real worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FACE_DATA_DIR = Path(os.environ.get("FACE_DATA_DIR", REPO.parent / "shared" / "data"))
+SMALL_CLUSTERS = ("Abdullah_Gul", "Bill_Gates", "Halle_Berry")
+
+
+def face_data(*parts: str) -> Path:
+    """A path in the real face data, or a skip saying where the data was looked for."""
+    path = FACE_DATA_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real face data not found at {path} (set FACE_DATA_DIR)")
+    return path
+
+
+@pytest.fixture
+def lfw_small(tmp_path: Path) -> Path:
+    """A folder of three real LFW clusters (52 photos), copied so tests may add files to it."""
+    root = tmp_path / "clusters"
+    for name in SMALL_CLUSTERS:
+        shutil.copytree(face_data("lfw", name), root / name)
+    return root
+
+
+@pytest.fixture
+def media_root(settings, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, media_root, tmp_path):
+    """A real Celery worker process over the real broker, on the test database.
+
+    The queues are emptied first so that nothing left by an earlier run is picked up.
+    """
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from curation.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("gpu", "cpu"):
+            conn.default_channel.queue_purge(queue)
+    database_url = (
+        os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+    )
+    env = os.environ | {
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(media_root),
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
+    log = tmp_path / "worker.log"
+    with open(log, "w") as out:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "curation",
+                "worker",
+                "--queues",
+                "gpu,cpu",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while "ready." not in log.read_text():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            pytest.fail(f"worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()

@@ -1,0 +1,81 @@
+"""A zip uploaded in the admin is imported by a real worker process over the real broker."""
+
+import io
+import time
+import zipfile
+
+import pytest
+from django.urls import reverse
+
+from curation.accounts import user_create
+from curation.models import Face, ImportJob, Title
+from tests.conftest import SMALL_CLUSTERS, face_data
+
+
+def cluster_zip(count: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for cluster in SMALL_CLUSTERS:
+            for path in sorted(face_data("lfw", cluster).iterdir())[:count]:
+                archive.writestr(f"{cluster}/{path.name}", path.read_bytes())
+        archive.writestr("Bill_Gates/readme.txt", b"not a photo")
+    return buffer.getvalue()
+
+
+def wait_for(job_id: int, seconds: float = 120) -> ImportJob:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = ImportJob.objects.get(pk=job_id)
+        if job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+            return job
+        time.sleep(0.3)
+    pytest.fail(f"import job still {job.status} after {seconds} s")
+
+
+def upload(client, name: str, data: bytes, filename: str = "title.zip"):
+    file = io.BytesIO(data)
+    file.name = filename
+    return client.post(reverse("admin:curation_importjob_add"), {"name": name, "upload": file})
+
+
+def test_an_uploaded_zip_is_imported_on_the_worker(client, celery_worker_process, media_root):
+    admin, _ = user_create(username="boss", role="admin")
+    client.force_login(admin)
+
+    response = upload(client, "uploaded", cluster_zip(4))
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    job = wait_for(ImportJob.objects.get().pk)
+    assert job.status == ImportJob.Status.DONE, job.error
+    title = Title.objects.get(name="uploaded")
+    assert job.title == title
+    assert job.images_done == job.images_total == 13
+    assert Face.objects.filter(title=title).count() == 12
+    assert job.summary["rejected"] == [
+        {"file": "Bill_Gates/readme.txt", "reason": "not an image (unrecognised format)"}
+    ]
+    assert not job.upload  # the archive is removed once imported
+    page = client.get(reverse("admin:curation_importjob_change", args=[job.pk])).content.decode()
+    assert "13/13" in page
+
+
+def test_an_upload_that_is_not_a_zip_is_refused_in_the_form(client, db, media_root):
+    admin, _ = user_create(username="boss", role="admin")
+    client.force_login(admin)
+
+    response = upload(client, "bad", b"hello", filename="title.zip")
+
+    assert response.status_code == 200
+    assert "not a zip file" in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+def test_an_upload_over_the_size_limit_is_refused_in_the_form(client, db, media_root, settings):
+    settings.MAX_UPLOAD_BYTES = 1000
+    admin, _ = user_create(username="boss", role="admin")
+    client.force_login(admin)
+
+    response = upload(client, "big", cluster_zip(1))
+
+    assert "over the limit of 1000" in response.content.decode()
+    assert ImportJob.objects.count() == 0
