@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from curation.ingest.jobs import QueueUnavailable, import_job_enqueue
 from curation.ingest.service import ImportFailed, validate_title_name
@@ -143,7 +143,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         "progress",
         "title_link",
         "error",
-        "summary",
+        "report",
         "created_by",
         "created_at",
     ]
@@ -157,7 +157,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             "progress",
             "title_link",
             "error",
-            "summary",
+            "report",
             "created_by",
             "created_at",
         ]
@@ -178,6 +178,28 @@ class ImportJobAdmin(admin.ModelAdmin):
             return "—"
         return format_html(
             '<a href="{}">{}</a>', reverse("title-detail", args=[job.title_id]), job.name
+        )
+
+    @admin.display(description="report")
+    def report(self, job):
+        summary = job.summary
+        if not summary:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<li><code>{}</code>: {}</li>",
+            ((item["file"], item["reason"]) for item in summary.get("rejected", [])),
+        )
+        return format_html(
+            "{} images, {} faces in {} clusters, {} s; {} ambiguous images; "
+            "{} rejected files<ul>{}</ul>",
+            summary["images"],
+            summary["faces"],
+            summary["clusters"],
+            summary["seconds"],
+            len(summary.get("ambiguous", [])),
+            len(summary.get("rejected", [])),
+            rows,
         )
 
     def save_model(self, request, obj, form, change):

@@ -43,7 +43,12 @@ def import_job_run(*, job_id: int) -> None:
         ImportJob.objects.filter(pk=job_id).update(images_done=done, images_total=total)
 
     try:
-        summary = title_import(source=Path(job.upload.path), name=job.name, progress=progress)
+        summary = title_import(
+            source=Path(job.upload.path),
+            name=job.name,
+            progress=progress,
+            source_label=f"upload {Path(job.upload.name).name}",
+        )
     except ImportFailed as error:
         _finish(job, status=ImportJob.Status.FAILED, error=str(error))
         return

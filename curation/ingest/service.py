@@ -77,8 +77,12 @@ def import_limits() -> Limits:
     )
 
 
-def title_import(*, source: Path, name: str, progress: Progress | None = None) -> ImportSummary:
-    """Import ``source`` as a new title called ``name``; raises ImportFailed on failure."""
+def title_import(
+    *, source: Path, name: str, progress: Progress | None = None, source_label: str = ""
+) -> ImportSummary:
+    """Import ``source`` as a new title called ``name``; raises ImportFailed on failure.
+
+    ``source_label`` is what the title records as its source (default: the path)."""
     name = validate_title_name(name)
     started = time.monotonic()
     folder_name = f"{slugify(name)[:60] or 'title'}-{secrets.token_hex(4)}"
@@ -86,7 +90,9 @@ def title_import(*, source: Path, name: str, progress: Progress | None = None) -
     try:
         with open_source(source, import_limits()) as opened:
             images, rejected = _read_and_detect(opened, folder, folder_name, progress)
-        summary = _save(name=name, source=str(source), images=images, rejected=rejected)
+        summary = _save(
+            name=name, source=source_label or str(source), images=images, rejected=rejected
+        )
     except SourceError as error:
         shutil.rmtree(folder, ignore_errors=True)
         raise ImportFailed(str(error)) from None

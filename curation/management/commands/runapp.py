@@ -1,6 +1,7 @@
 """``manage.py runapp``: the whole app on one machine — database set up, a worker beside the
 web server, and a first admin account — at http://127.0.0.1:8000 by default."""
 
+import signal
 import subprocess
 import sys
 
@@ -46,6 +47,8 @@ class Command(BaseCommand):
                     "embedded@%h",
                 ]
             )
+        # A plain `kill` must stop the worker too, not leave it running on its own.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
