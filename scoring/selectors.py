@@ -1,0 +1,179 @@
+"""The four selectors of §6.1, each choosing one face (a row index) of one cluster's features.
+
+Ties break by the faces' features, never by their row order, so shuffling a cluster's rows never
+changes which face is chosen (identical rows are the same face as far as any selector can tell).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scoring.features import FEATURE_NAMES, POSE_FEATURES, FeatureTable
+
+
+def goodness(table: FeatureTable, feature: str) -> np.ndarray:
+    """The feature oriented so that larger is better (``-|angle|`` for pose); shape (N,)."""
+    values = table.column(feature)
+    return -np.abs(values) if feature in POSE_FEATURES else values
+
+
+def _order(table: FeatureTable, first: np.ndarray) -> np.ndarray:
+    """Row indices from best to worst by ``first`` (N,), then by every feature's goodness, then
+    by the raw values (so that, say, yaw +5 and -5 do not tie)."""
+    keys = [table.column(name) for name in reversed(FEATURE_NAMES)]
+    keys += [goodness(table, name) for name in reversed(FEATURE_NAMES)]
+    keys.append(first)
+    return np.lexsort([-key for key in keys])
+
+
+def _best(table: FeatureTable, first: np.ndarray) -> int:
+    _require_faces(table)
+    return int(_order(table, first)[0])
+
+
+def _require_faces(table: FeatureTable) -> None:
+    if len(table) == 0:
+        raise ValueError("a cluster needs at least one face")
+
+
+def pose_cost(table: FeatureTable) -> np.ndarray:
+    """(max(|yaw|-1,0) + 1.5·max(|pitch|-1,0) + 0.5·max(|roll|-1,0))³, exactly §6.1; (N,)."""
+    excess = (
+        np.maximum(np.abs(table.yaw) - 1, 0)
+        + 1.5 * np.maximum(np.abs(table.pitch) - 1, 0)
+        + 0.5 * np.maximum(np.abs(table.roll) - 1, 0)
+    )
+    return excess**3
+
+
+def size_cost(table: FeatureTable) -> np.ndarray:
+    """max(200 - √resolution, 0), exactly §6.1; (N,)."""
+    return np.maximum(200 - np.sqrt(table.resolution), 0)
+
+
+def face_cost(table: FeatureTable) -> np.ndarray:
+    """Pose Cost + Size Cost of the baseline selector; (N,)."""
+    return pose_cost(table) + size_cost(table)
+
+
+def select_baseline(table: FeatureTable) -> int:
+    """The face of lowest Face Cost."""
+    return _best(table, -face_cost(table))
+
+
+def select_sharpness(table: FeatureTable) -> int:
+    """The sharpest face (the paper's "FaceQNet" column)."""
+    return _best(table, table.sharpness)
+
+
+def select_regression(table: FeatureTable, quality: np.ndarray) -> int:
+    """The face of highest quality; ``quality`` (N,) comes from ``QualityModel.predict``."""
+    quality = np.asarray(quality, dtype=np.float64)
+    if quality.shape != (len(table),):
+        raise ValueError(f"expected {len(table)} quality scores, got shape {quality.shape}")
+    return _best(table, quality)
+
+
+@dataclass(frozen=True)
+class FilterStage:
+    """One filtering stage: a face survives when it passes ANY of the criteria that are set.
+
+    - ``threshold`` T: value better than T (for pose: |angle| < T degrees; else value > T);
+    - ``top`` M: within the best M faces entering the stage;
+    - ``percentile`` P: percentile among the faces entering the stage ≥ P, in [0, 100], where a
+      face's percentile is the share of the other entering faces it is at least as good as (the
+      best face has 100, so P ≤ 100 always keeps it).
+    """
+
+    feature: str
+    threshold: float | None = None
+    top: int | None = None
+    percentile: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.feature not in FEATURE_NAMES:
+            raise ValueError(f"unknown feature {self.feature!r}")
+        if self.threshold is None and self.top is None and self.percentile is None:
+            raise ValueError(f"stage {self.feature!r} sets none of threshold, top, percentile")
+        if self.top is not None and self.top < 1:
+            raise ValueError("top must be at least 1")
+        if self.percentile is not None and not 0 <= self.percentile <= 100:
+            raise ValueError("percentile must be in [0, 100]")
+
+
+# Resolution first (a small face is never a good profile image), then frontal pose, then light,
+# and the sharpest survivor wins. A stage keeps what clears an absolute bar, the best 3, or the
+# better part of the faces entering it; a small cluster therefore loses few faces per stage.
+DEFAULT_STAGES = (
+    FilterStage("resolution", threshold=120.0**2, top=3, percentile=50.0),
+    FilterStage("yaw", threshold=12.0, top=3, percentile=50.0),
+    FilterStage("pitch", threshold=12.0, top=3, percentile=40.0),
+    FilterStage("roll", threshold=10.0, top=3, percentile=30.0),
+    FilterStage("brightness", threshold=40.0, top=3, percentile=30.0),
+    FilterStage("sharpness", threshold=0.5, top=3, percentile=50.0),
+)
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """After one stage: the surviving rows (of the whole cluster) and the best of them by the
+    stage's feature (for the "Figure 2" view)."""
+
+    stage: FilterStage
+    survivors: tuple[int, ...]
+    best: int
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    """The chosen row and what every stage kept."""
+
+    chosen: int
+    stages: tuple[StageOutcome, ...]
+
+
+def percentiles(values: np.ndarray) -> np.ndarray:
+    """Percentile in [0, 100] of each of (N,) ``values``, larger better: the share of the other
+    values that it is at least as large as (100 for a single value)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) <= 1:
+        return np.full(len(values), 100.0)
+    ordered = np.sort(values)
+    at_most = np.searchsorted(ordered, values, side="right") - 1  # others <= this one
+    return 100.0 * at_most / (len(values) - 1)
+
+
+def _passes(stage: FilterStage, table: FeatureTable) -> np.ndarray:
+    good = goodness(table, stage.feature)
+    keep = np.zeros(len(table), dtype=bool)
+    if stage.threshold is not None:
+        keep |= good > (-stage.threshold if stage.feature in POSE_FEATURES else stage.threshold)
+    if stage.top is not None:
+        keep[_order(table, good)[: stage.top]] = True
+    if stage.percentile is not None:
+        keep |= percentiles(good) >= stage.percentile
+    if not keep.any():  # only a threshold nobody clears: keep the stage's best face
+        keep[_order(table, good)[0]] = True
+    return keep
+
+
+def select_filtering(
+    table: FeatureTable, stages: Sequence[FilterStage] = DEFAULT_STAGES
+) -> FilterResult:
+    """Run the stages in order, each on the previous stage's survivors; the best survivor by the
+    last stage's feature wins."""
+    _require_faces(table)
+    if not stages:
+        raise ValueError("filtering needs at least one stage")
+    rows = np.arange(len(table))
+    outcomes = []
+    for stage in stages:
+        entering = table.take(rows)
+        rows = rows[_passes(stage, entering)]
+        survivors = table.take(rows)
+        best = int(rows[_order(survivors, goodness(survivors, stage.feature))[0]])
+        outcomes.append(StageOutcome(stage, tuple(int(r) for r in np.sort(rows)), best))
+    return FilterResult(chosen=outcomes[-1].best, stages=tuple(outcomes))

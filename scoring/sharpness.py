@@ -1,0 +1,166 @@
+"""Face sharpness in [0, 1] without downloaded weights, and the optional ONNX model replacing it.
+
+The paper scored sharpness with FaceQNet, whose weights cannot be had here. The built-in measure
+estimates how wide the blur of the face's strong edges is, in pixels of the face resized to at most
+``MAX_SIDE`` wide:
+
+1. The face box (plus a margin so filters see context) is converted to luminance and resized so
+   the box is ``clip(box width, MIN_SIDE, MAX_SIDE)`` pixels wide. Faces larger than ``MAX_SIDE``
+   are reduced, so sharpness does not depend on the face size; smaller faces keep their pixels, so
+   a small sharp face is not punished for being small (``resolution`` measures size).
+2. Gradient energy is taken at two Gaussian scales ``s1 < s2`` over the face's strongest edges
+   (the top ``EDGE_FRACTION`` of coarse-scale gradient energy, slightly dilated). For a step edge
+   blurred by ``b`` pixels, the energy ratio is ``sqrt((b² + s2²) / (b² + s1²))``, which is
+   inverted to give ``b``. A ratio of two energies on the same pixels does not change when the
+   face is brighter, darker or more contrasted, and gamma changes it little.
+3. Sensor noise would add fine-scale energy and look like detail. The noise level is estimated
+   robustly (median absolute diagonal difference, dominated by the flat skin) and its expected
+   energy removed from both scales, so added noise does not raise the score.
+4. ``sharpness = 1 / (1 + (b / BLUR_SCALE)²)``: 1 for a perfect edge, 0.5 at ``BLUR_SCALE``
+   pixels of blur, towards 0 for a heavily blurred face.
+
+An upscaled small face has the box of a large face but the detail of a small one: its edges are
+wide at the normalised size, so it scores below the real large face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import cv2
+import numpy as np
+
+from scoring.runtime import onnx_session
+
+MIN_SIDE = 32
+MAX_SIDE = 128
+SCALE_FINE = 1.0
+SCALE_COARSE = 2.5
+EDGE_FRACTION = 0.1
+BLUR_SCALE = 1.5
+_MARGIN = 0.15
+
+
+def _gradient_energy(gray: np.ndarray, scale: float) -> np.ndarray:
+    smooth = cv2.GaussianBlur(gray, (0, 0), scale)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    return gx * gx + gy * gy
+
+
+@cache
+def _noise_energy(scale: float) -> float:
+    """Mean gradient energy at ``scale`` of unit-variance white noise (a constant per scale)."""
+    noise = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    return float(_gradient_energy(noise, scale)[16:-16, 16:-16].mean())
+
+
+def face_crop(
+    image: np.ndarray, box: Sequence[float], margin: float
+) -> tuple[np.ndarray, int, int]:
+    """The box grown by ``margin`` of its size on each side, clipped to the image.
+
+    Returns the crop and the offset (x, y) of the crop's corner in the image.
+    """
+    x, y, w, h = box
+    height, width = image.shape[:2]
+    x0 = max(int(np.floor(x - margin * w)), 0)
+    y0 = max(int(np.floor(y - margin * h)), 0)
+    x1 = min(int(np.ceil(x + w * (1 + margin))), width)
+    y1 = min(int(np.ceil(y + h * (1 + margin))), height)
+    return image[y0:y1, x0:x1], x0, y0
+
+
+def edge_blur(image: np.ndarray, box: Sequence[float]) -> float:
+    """Estimated blur width (Gaussian sigma, in pixels of the normalised face) of one face.
+
+    ``image`` is RGB uint8 (H, W, 3); ``box`` is (x, y, w, h).
+    """
+    x, y, w, h = box
+    crop, x0, y0 = face_crop(image, box, _MARGIN)
+    scale = float(np.clip(w, MIN_SIDE, MAX_SIDE)) / w
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    gray = cv2.resize(
+        cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0,
+        None,
+        fx=scale,
+        fy=scale,
+        interpolation=interpolation,
+    )
+
+    # Statistics come from the face box only; the margin just feeds the filters.
+    ix0, iy0 = int((x - x0) * scale), int((y - y0) * scale)
+    inner = (slice(iy0, iy0 + max(int(h * scale), 4)), slice(ix0, ix0 + max(int(w * scale), 4)))
+    fine = _gradient_energy(gray, SCALE_FINE)[inner]
+    coarse = _gradient_energy(gray, SCALE_COARSE)[inner]
+
+    diagonal = gray[1:, 1:] - gray[1:, :-1] - gray[:-1, 1:] + gray[:-1, :-1]
+    noise_sigma = float(np.median(np.abs(diagonal[inner]))) / (0.6745 * 2.0)
+
+    edges = (coarse >= np.quantile(coarse, 1.0 - EDGE_FRACTION)).astype(np.uint8)
+    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8)).astype(bool)
+    noise_var = noise_sigma * noise_sigma
+    energy_fine = fine[edges].mean() - _noise_energy(SCALE_FINE) * noise_var
+    energy_coarse = coarse[edges].mean() - _noise_energy(SCALE_COARSE) * noise_var
+    if energy_coarse <= 1e-12 or energy_fine <= 1e-12:
+        return float("inf")  # no edge stands out of the noise: as good as fully blurred
+    ratio_sq = float(
+        np.clip(energy_fine / energy_coarse, 1.0 + 1e-6, (SCALE_COARSE / SCALE_FINE) ** 2 - 1e-6)
+    )
+    blur_sq = (SCALE_COARSE**2 - ratio_sq * SCALE_FINE**2) / (ratio_sq - 1.0)
+    return float(np.sqrt(max(blur_sq, 0.0)))
+
+
+def sharpness(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Built-in sharpness in [0, 1] of the faces ``boxes`` (N, 4) of one RGB image; shape (N,)."""
+    blur = np.array([edge_blur(image, box) for box in np.asarray(boxes, dtype=np.float64)])
+    return 1.0 / (1.0 + (blur / BLUR_SCALE) ** 2)
+
+
+@dataclass(frozen=True)
+class OnnxQualitySpec:
+    """A FaceQNet-style ONNX model: a face crop in, one score out (clipped to [0, 1]).
+
+    The input layout (NCHW or NHWC) and size come from the model's input shape; pixels are fed as
+    ``(value - offset) * scale`` in RGB order, or BGR when ``bgr``. ``margin`` grows the face box on
+    each side before the crop is resized to the model's input.
+    """
+
+    path: str
+    bgr: bool = False
+    offset: float = 0.0
+    scale: float = 1.0 / 255.0
+    margin: float = 0.0
+
+
+class OnnxQuality:
+    """Runs an :class:`OnnxQualitySpec` model one face at a time (the common exports fix N = 1)."""
+
+    def __init__(self, spec: OnnxQualitySpec, providers: Sequence[str]) -> None:
+        self.spec = spec
+        self._session = onnx_session(spec.path, providers)
+        model_input = self._session.get_inputs()[0]
+        self._input_name = model_input.name
+        shape = model_input.shape
+        self._channels_first = shape[1] == 3
+        self._size = (
+            (int(shape[3]), int(shape[2]))
+            if self._channels_first
+            else (int(shape[2]), int(shape[1]))
+        )
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Scores in [0, 1] for the faces ``boxes`` (N, 4) of one RGB image; shape (N,)."""
+        scores = []
+        for box in np.asarray(boxes, dtype=np.float64):
+            crop, _, _ = face_crop(image, box, self.spec.margin)
+            crop = cv2.resize(crop, self._size, interpolation=cv2.INTER_AREA)
+            if self.spec.bgr:
+                crop = crop[:, :, ::-1]
+            tensor = (crop.astype(np.float32) - self.spec.offset) * self.spec.scale
+            tensor = tensor.transpose(2, 0, 1)[None] if self._channels_first else tensor[None]
+            output = self._session.run(None, {self._input_name: np.ascontiguousarray(tensor)})[0]
+            scores.append(float(np.ravel(output)[0]))
+        return np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)

@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoring.features import FEATURE_NAMES, FeatureTable
+from scoring.selectors import (
+    DEFAULT_STAGES,
+    FilterStage,
+    face_cost,
+    percentiles,
+    select_baseline,
+    select_filtering,
+    select_regression,
+    select_sharpness,
+)
+
+
+def random_table(rng, n):
+    return FeatureTable(
+        brightness=rng.uniform(0, 100, n),
+        resolution=rng.uniform(100, 90000, n),
+        sharpness=rng.uniform(0, 1, n),
+        roll=rng.uniform(-40, 40, n),
+        pitch=rng.uniform(-40, 40, n),
+        yaw=rng.uniform(-90, 90, n),
+    )
+
+
+def test_baseline_cost_equals_the_papers_formula_on_random_inputs():
+    rng = np.random.default_rng(0)
+    table = random_table(rng, 200)
+    for i in range(len(table)):
+        yaw, pitch, roll = table.yaw[i], table.pitch[i], table.roll[i]
+        pose = (
+            max(abs(yaw) - 1, 0) + 1.5 * max(abs(pitch) - 1, 0) + 0.5 * max(abs(roll) - 1, 0)
+        ) ** 3
+        size = max(200 - table.resolution[i] ** 0.5, 0)
+        assert face_cost(table)[i] == pytest.approx(pose + size, rel=1e-12)
+    assert select_baseline(table) == int(np.argmin(face_cost(table)))
+
+
+def test_sharpness_and_regression_pick_the_highest_score():
+    table = random_table(np.random.default_rng(1), 30)
+    assert select_sharpness(table) == int(np.argmax(table.sharpness))
+    quality = np.linspace(0, 1, 30)[::-1]
+    assert select_regression(table, quality) == 0
+
+
+def test_percentiles_give_the_best_100_and_ties_the_same():
+    assert percentiles(np.array([3.0, 1.0, 3.0, 2.0])) == pytest.approx([100, 0, 100, 100 / 3])
+    assert percentiles(np.array([5.0])).tolist() == [100.0]
+
+
+def test_a_stage_keeps_faces_passing_any_criterion():
+    table = FeatureTable.from_matrix(
+        np.array(
+            [
+                [50, 100.0**2, 0.9, 0, 0, 2],  # yaw 2: passes the threshold
+                [50, 100.0**2, 0.8, 0, 0, -30],  # second best |yaw| among the rest: top 2
+                [50, 100.0**2, 0.7, 0, 0, 60],
+                [50, 100.0**2, 0.6, 0, 0, 80],
+            ]
+        )
+    )
+    result = select_filtering(table, [FilterStage("yaw", threshold=10, top=2)])
+    assert result.stages[0].survivors == (0, 1)
+    assert result.chosen == 0
+
+
+def test_filtering_never_returns_an_empty_cluster_even_when_nobody_clears_the_bar():
+    table = random_table(np.random.default_rng(2), 10)
+    result = select_filtering(table, [FilterStage("sharpness", threshold=2.0)])
+    assert result.stages[0].survivors == (int(np.argmax(table.sharpness)),)
+
+
+def test_filtering_stages_reject_nonsense():
+    with pytest.raises(ValueError):
+        FilterStage("yaw")
+    with pytest.raises(ValueError):
+        FilterStage("hair", top=1)
+    with pytest.raises(ValueError):
+        FilterStage("yaw", percentile=120)
+    with pytest.raises(ValueError):
+        select_filtering(random_table(np.random.default_rng(0), 0))
+
+
+# Few distinct values so that ties are common.
+values = st.sampled_from([-50.0, -10.0, -1.0, 0.0, 0.5, 1.0, 3.0, 20.0, 70.0, 5000.0])
+rows = st.lists(st.tuples(*[values] * len(FEATURE_NAMES)), min_size=1, max_size=25)
+stage_strategy = st.builds(
+    FilterStage,
+    feature=st.sampled_from(FEATURE_NAMES),
+    threshold=values,
+    top=st.none() | st.integers(1, 5),
+    percentile=st.none() | st.floats(0, 100),
+)
+
+
+@st.composite
+def cluster_and_stages(draw):
+    matrix = np.array(draw(rows))
+    matrix[:, FEATURE_NAMES.index("resolution")] **= 2  # an area is never negative
+    table = FeatureTable.from_matrix(matrix)
+    chosen = draw(
+        st.one_of(st.just(list(DEFAULT_STAGES)), st.lists(stage_strategy, min_size=1, max_size=5))
+    )
+    order = np.array(draw(st.permutations(range(len(table)))))
+    return table, chosen, order
+
+
+@settings(max_examples=150, deadline=None)
+@given(cluster_and_stages())
+def test_filtering_properties(case):
+    table, chosen_stages, order = case
+    result = select_filtering(table, chosen_stages)
+    previous = set(range(len(table)))
+    for outcome in result.stages:
+        survivors = set(outcome.survivors)
+        assert survivors, "a stage emptied the cluster"
+        assert survivors <= previous, "survivors grew"
+        assert outcome.best in survivors
+        previous = survivors
+    assert result.chosen in result.stages[-1].survivors
+
+    shuffled = select_filtering(table.take(order), chosen_stages)
+    assert np.array_equal(
+        table.take(order).matrix()[shuffled.chosen], table.matrix()[result.chosen]
+    ), "row order changed the pick"
+
+
+@settings(max_examples=100, deadline=None)
+@given(cluster_and_stages())
+def test_baseline_and_sharpness_picks_do_not_depend_on_row_order(case):
+    table, _, order = case
+    for select in (select_baseline, select_sharpness):
+        assert np.array_equal(
+            table.take(order).matrix()[select(table.take(order))], table.matrix()[select(table)]
+        )
