@@ -12,7 +12,23 @@ from django.utils.html import format_html, format_html_join
 
 from curation.ingest.jobs import QueueUnavailable, import_job_enqueue
 from curation.ingest.service import ImportFailed, validate_title_name
-from curation.models import Cluster, Face, Frame, ImportJob, Title
+from curation.models import (
+    Cluster,
+    Face,
+    FilterConfig,
+    Frame,
+    ImportJob,
+    QualityModel,
+    ScoringRun,
+    Selection,
+    Title,
+)
+from curation.pipeline.stages import (
+    NotEnoughFaces,
+    parse_filter_stages,
+    quality_model_activate,
+    quality_model_train,
+)
 
 
 def face_thumbnail(face: Face | None, size: int = 64) -> str:
@@ -213,3 +229,107 @@ class ImportJobAdmin(admin.ModelAdmin):
                 messages.error(request, str(error))
 
         transaction.on_commit(enqueue)
+
+
+@admin.register(QualityModel)
+class QualityModelAdmin(admin.ModelAdmin):
+    list_display = ["version", "is_active", "faces", "r2", "titles_trained_on", "created_at"]
+    list_filter = ["is_active"]
+    readonly_fields = [
+        "version",
+        "artifact",
+        "params",
+        "summary",
+        "titles",
+        "is_active",
+        "created_at",
+    ]
+    actions = ["activate", "train_new_version"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="faces")
+    def faces(self, record):
+        return record.summary.get("faces")
+
+    @admin.display(description="held-out R²")
+    def r2(self, record):
+        value = record.summary.get("r2_held_out")
+        return "—" if value is None else f"{value:.3f}"
+
+    @admin.display(description="titles")
+    def titles_trained_on(self, record):
+        return ", ".join(record.titles)
+
+    @admin.action(description="Activate the selected version (scoring uses it from now on)")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "select exactly one version", messages.ERROR)
+            return
+        record = queryset.get()
+        quality_model_activate(record=record)
+        self.message_user(request, f"quality model v{record.version} is now active")
+
+    @admin.action(description="Train a new version on all scored faces and activate it")
+    def train_new_version(self, request, queryset):
+        try:
+            record = quality_model_train()
+        except NotEnoughFaces as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"trained quality model v{record.version} on {record.summary['faces']} faces "
+            f"(held-out R² {record.summary['r2_held_out']:.3f}) and activated it",
+        )
+
+
+class FilterConfigForm(forms.ModelForm):
+    class Meta:
+        model = FilterConfig
+        fields = ["name", "stages", "is_active"]
+
+    def clean_stages(self):
+        stages = self.cleaned_data["stages"]
+        try:
+            parse_filter_stages(stages)
+        except ValueError as error:
+            raise forms.ValidationError(f"invalid stages: {error}") from None
+        return stages
+
+
+@admin.register(FilterConfig)
+class FilterConfigAdmin(admin.ModelAdmin):
+    form = FilterConfigForm
+    list_display = ["name", "is_active", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            if obj.is_active:
+                FilterConfig.objects.exclude(pk=obj.pk).update(is_active=False)
+            super().save_model(request, obj, form, change)
+
+
+@admin.register(ScoringRun)
+class ScoringRunAdmin(admin.ModelAdmin):
+    list_display = ["title", "status", "stage", "faces_done", "faces_total", "created_at"]
+    list_filter = ["status", "stage"]
+    list_select_related = ["title"]
+    readonly_fields = [field.name for field in ScoringRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Selection)
+class SelectionAdmin(admin.ModelAdmin):
+    list_display = ["cluster", "selector", "thumbnail", "parameters", "crop_fits"]
+    list_filter = ["selector", "cluster__title"]
+    search_fields = ["cluster__label"]
+    list_select_related = ["cluster", "cluster__title", "face"]
+    raw_id_fields = ["cluster", "face", "run"]
+
+    @admin.display(description="face")
+    def thumbnail(self, selection):
+        return face_thumbnail(selection.face)

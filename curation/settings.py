@@ -150,21 +150,32 @@ IMPORT_MAX_ZIP_BYTES = envint("IMPORT_MAX_ZIP_BYTES", 20 * 1024**3)
 IMPORT_BATCH_SIZE = envint("IMPORT_BATCH_SIZE", 32)
 IMPORT_MIN_CONFIDENCE = float(os.environ.get("IMPORT_MIN_CONFIDENCE", "0.9"))
 
+# Scoring. FSA-Net pose models (ONNX, averaged) and an optional FaceQNet-style ONNX model that
+# replaces the built-in sharpness; without them pose comes from the MTCNN landmarks.
+POSE_MODEL_PATHS = envlist("POSE_MODEL_PATHS", "")
+FACE_QUALITY_ONNX = os.environ.get("FACE_QUALITY_ONNX", "")
+SCORING_CHUNK_SIZE = envint("SCORING_CHUNK_SIZE", 64)
+
 # Celery. Embedded default: a broker kept in files, no service needed. Production: Redis.
 _BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),
         "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
+    # An unacknowledged task (its worker died) goes back to the queue after the visibility
+    # timeout; keep it above the longest task. Scan for such tasks every 10 s.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -172,7 +183,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
-CELERY_TASK_ROUTES = {"curation.tasks.run_import_job": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "curation.tasks.run_import_job": {"queue": "gpu"},
+    "curation.tasks.score_features": {"queue": "gpu"},
+    "curation.tasks.score_selection": {"queue": "cpu"},
+    "curation.tasks.score_crops": {"queue": "cpu"},
+}
 # How long an enqueue may wait on an unreachable broker before the admin is told.
 CELERY_BROKER_CONNECTION_TIMEOUT = envint("CELERY_BROKER_CONNECTION_TIMEOUT", 3)
 

@@ -12,8 +12,11 @@ from django.views.decorators.cache import cache_control
 from django.views.static import serve
 from PIL import Image
 
-from curation.models import Face, Title
+from curation.models import Face, Selection, Title
+from curation.pipeline.queries import cluster_rows
+from curation.pipeline.runs import run_latest
 from curation.roles import admin_required, is_curation_admin
+from curation.scoring_views import progress_context
 
 FACE_CROP_MARGIN = 0.25
 FACE_CROP_SIZE = 160
@@ -50,7 +53,14 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
     return render(
         request,
         "catalog/title_detail.html",
-        {"title": title, "rows": rows, "summary": title.import_summary},
+        {
+            "title": title,
+            "rows": rows,
+            "summary": title.import_summary,
+            "picks": cluster_rows(title),
+            "selectors": Selection.Selector.values,
+            **progress_context(title, run_latest(title)),
+        },
     )
 
 

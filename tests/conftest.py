@@ -42,10 +42,11 @@ def files_under(root: Path) -> list[Path]:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, media_root, tmp_path):
-    """A real Celery worker process over the real broker, on the test database.
+def start_worker(transactional_db, media_root, tmp_path):
+    """Start real Celery worker processes over the real broker, on the test database.
 
-    The queues are emptied first so that nothing left by an earlier run is picked up.
+    ``start_worker(**env)`` returns the process once it is ready; extra variables go into its
+    environment. The queues are emptied first so that nothing left by an earlier run is taken.
     """
     import subprocess
     import sys
@@ -58,47 +59,64 @@ def celery_worker_process(transactional_db, media_root, tmp_path):
     with app.connection_for_write() as conn:
         for queue in ("gpu", "cpu"):
             conn.default_channel.queue_purge(queue)
-    database_url = (
-        os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
-    )
-    env = os.environ | {
-        "DATABASE_URL": database_url,
-        "MEDIA_ROOT": str(media_root),
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-    }
-    log = tmp_path / "worker.log"
-    with open(log, "w") as out:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "curation",
-                "worker",
-                "--queues",
-                "gpu,cpu",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                f"test-{os.getpid()}@%h",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    started = []
+
+    def start(**extra: str) -> subprocess.Popen:
+        env = (
+            os.environ
+            | {
+                "DATABASE_URL": f"{base}/{connection.settings_dict['NAME']}",
+                "MEDIA_ROOT": str(media_root),
+                "DJANGO_SETTINGS_MODULE": "tests.settings",
+            }
+            | extra
         )
-    deadline = time.monotonic() + 60
-    while "ready." not in log.read_text():
-        if worker.poll() is not None or time.monotonic() > deadline:
-            worker.kill()
-            pytest.fail(f"worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    yield worker
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+        log = tmp_path / f"worker-{len(started)}.log"
+        with open(log, "w") as out:
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "curation",
+                    "worker",
+                    "--queues",
+                    "gpu,cpu",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "INFO",
+                    "--hostname",
+                    f"test-{os.getpid()}-{len(started)}@%h",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(worker)
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                worker.kill()
+                pytest.fail(f"worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        worker.log = log
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+@pytest.fixture
+def celery_worker_process(start_worker):
+    """One real worker, started before the test."""
+    return start_worker()

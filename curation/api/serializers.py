@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from curation.models import Cluster, Face, Title
+from curation.models import Cluster, Face, ScoringRun, Title
 
 
 class TitleSerializer(serializers.ModelSerializer):
@@ -55,3 +55,23 @@ class FaceSerializer(serializers.ModelSerializer):
 
     def get_box(self, face: Face) -> list[float]:
         return list(face.box)
+
+
+class ScoringRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScoringRun
+        fields = [
+            "id",
+            "title",
+            "status",
+            "stage",
+            "faces_done",
+            "faces_total",
+            "crops_done",
+            "crops_total",
+            "stage_seconds",
+            "notes",
+            "error",
+            "created_at",
+            "finished_at",
+        ]

@@ -68,3 +68,30 @@ def test_an_empty_catalog_explains_how_to_import(client, admin_user):
     page = client.get(reverse("title-list")).content.decode()
     assert "No titles yet" in page
     assert "import_title" in page
+
+
+def test_the_api_scores_a_title_and_reports_its_progress(
+    client, admin_user, lfw_small, celery_worker_process
+):
+    import time
+
+    from curation.ingest.service import title_import
+
+    summary = title_import(source=lfw_small, name="api")
+    token = Token.objects.create(user=admin_user)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+
+    started = client.post(f"/api/titles/{summary.title_id}/score/", **auth)
+    again = client.post(f"/api/titles/{summary.title_id}/score/", **auth)
+
+    assert started.status_code == 202
+    assert again.status_code == 409
+    deadline = time.monotonic() + 180
+    while (run := client.get(f"/api/titles/{summary.title_id}/scoring/", **auth).json())[
+        "status"
+    ] not in ("done", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert run["status"] == "done", run["error"]
+    picks = client.get(f"/api/titles/{summary.title_id}/selections/", **auth).json()
+    assert len(picks) == 3 and all(len(by) == 4 for by in picks.values())

@@ -1,0 +1,23 @@
+"""``manage.py export_faces NAME``: one JSON line per face."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from curation.models import Title
+from curation.pipeline.queries import face_record
+
+
+class Command(BaseCommand):
+    help = "Print one JSON line per face: source file, box, landmarks, features, quality."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="the title's name")
+
+    def handle(self, *args, name, **options):
+        title = Title.objects.filter(name=name).first()
+        if title is None:
+            raise CommandError(f"no title named {name!r}")
+        faces = title.faces.select_related("frame", "cluster").order_by("cluster__label", "pk")
+        for face in faces.iterator(chunk_size=2000):
+            self.stdout.write(json.dumps(face_record(face)))

@@ -1,0 +1,74 @@
+"""``manage.py score_title NAME [--wait]``: run the scoring pipeline over a title."""
+
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from curation.models import ScoringRun, Title
+from curation.pipeline.runs import QueueUnavailable, ScoringRefused, scoring_start
+
+
+class Command(BaseCommand):
+    help = (
+        "Score a title on the workers: features, quality, every selector, headshot crops. "
+        "With --wait, follow the progress until it ends (a worker must be running: "
+        "'manage.py runapp', or 'celery -A curation worker --queues gpu,cpu')."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="the title's name")
+        parser.add_argument("--wait", action="store_true", help="wait until the run ends")
+        parser.add_argument(
+            "--chunk-size",
+            type=int,
+            default=settings.SCORING_CHUNK_SIZE,
+            help="faces per feature task (default %(default)s)",
+        )
+
+    def handle(self, *args, name, wait, chunk_size, **options):
+        title = Title.objects.filter(name=name).first()
+        if title is None:
+            raise CommandError(f"no title named {name!r}")
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1")
+        try:
+            run = scoring_start(title=title, chunk_size=chunk_size)
+        except (ScoringRefused, QueueUnavailable) as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(
+            f"scoring run {run.pk} queued for {title.name!r} ({run.faces_total} faces)"
+        )
+        if not wait:
+            return
+        started = time.monotonic()
+        shown = ""
+        while True:
+            run.refresh_from_db()
+            line = _progress_line(run, time.monotonic() - started)
+            if line != shown:
+                self.stderr.write(line)
+                shown = line
+            if run.status == ScoringRun.Status.DONE:
+                self.stdout.write(
+                    f"scored {title.name!r}: "
+                    + ", ".join(
+                        f"{stage} {seconds} s" for stage, seconds in run.stage_seconds.items()
+                    )
+                )
+                for note in run.notes:
+                    self.stdout.write(note)
+                return
+            if run.status == ScoringRun.Status.FAILED:
+                raise CommandError(f"scoring failed: {run.error}")
+            time.sleep(0.5)
+
+
+def _progress_line(run: ScoringRun, elapsed: float) -> str:
+    if run.status == ScoringRun.Status.QUEUED:
+        return "waiting for a worker…"
+    if run.stage == ScoringRun.Stage.FEATURES:
+        return f"features {run.faces_done}/{run.faces_total} faces ({elapsed:.0f} s)"
+    if run.stage == ScoringRun.Stage.CROPS:
+        return f"crops {run.crops_done}/{run.crops_total} ({elapsed:.0f} s)"
+    return f"{run.stage} ({elapsed:.0f} s)"

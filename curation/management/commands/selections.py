@@ -1,0 +1,21 @@
+"""``manage.py selections NAME``: per cluster and selector, the chosen face as JSON."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from curation.models import Title
+from curation.pipeline.queries import title_selections
+
+
+class Command(BaseCommand):
+    help = "Print JSON: per cluster and selector, the chosen face, its features, quality, crop."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="the title's name")
+
+    def handle(self, *args, name, **options):
+        title = Title.objects.filter(name=name).first()
+        if title is None:
+            raise CommandError(f"no title named {name!r}")
+        self.stdout.write(json.dumps(title_selections(title), indent=2))

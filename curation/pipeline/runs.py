@@ -1,0 +1,207 @@
+"""Scoring runs: starting one, moving it from stage to stage, and reading its progress.
+
+The pipeline: features on the ``gpu`` queue in chunks of faces (one task per chunk, so many
+workers share a title) → quality and every selector on the ``cpu`` queue → headshot crops on the
+``cpu`` queue → the title is marked scored. Whichever chunk task finishes the last face moves the
+run on; the run row is locked while it does, so a stage never starts twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from curation.models import Face, ScoringRun, Selection, Title
+from curation.pipeline import stages
+
+log = logging.getLogger(__name__)
+CROPS_PER_TASK = 50
+
+
+class QueueUnavailable(Exception):
+    """The task queue could not be reached; the run was not started."""
+
+
+class ScoringRefused(Exception):
+    """The title cannot be scored now; the message says why."""
+
+
+def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
+    """Create a run and send its feature chunks to the workers."""
+    from curation import tasks
+
+    with transaction.atomic():
+        title = Title.objects.select_for_update().get(pk=title.pk)
+        if title.status in (Title.Status.NEW, Title.Status.IMPORTING):
+            raise ScoringRefused(f"title {title.name!r} is not imported yet")
+        active = title.scoring_runs.filter(
+            status__in=[ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING]
+        ).first()
+        if active is not None:
+            raise ScoringRefused(f"title {title.name!r} is already being scored (run {active.pk})")
+        face_ids = list(
+            Face.objects.filter(title=title).order_by("pk").values_list("pk", flat=True)
+        )
+        if not face_ids:
+            raise ScoringRefused(f"title {title.name!r} has no faces to score")
+        run = ScoringRun.objects.create(
+            title=title,
+            chunk_size=chunk_size,
+            faces_total=len(face_ids),
+            status=ScoringRun.Status.QUEUED,
+            stage_started_at=timezone.now(),
+        )
+        title.status = Title.Status.SCORING
+        title.error = ""
+        title.save(update_fields=["status", "error", "updated_at"])
+    chunks = [face_ids[i : i + chunk_size] for i in range(0, len(face_ids), chunk_size)]
+    try:
+        for chunk in chunks:
+            tasks.score_features.apply_async(args=[run.pk, chunk], retry=False)
+    except Exception as error:  # kombu raises OperationalError and socket errors alike
+        message = f"task queue unavailable, scoring not started: {error}"
+        run_fail(run_id=run.pk, message=message, title_status=Title.Status.IMPORTED)
+        raise QueueUnavailable(message) from None
+    return run
+
+
+def run_fail(*, run_id: int, message: str, title_status: str = Title.Status.FAILED) -> None:
+    with transaction.atomic():
+        run = ScoringRun.objects.select_for_update().get(pk=run_id)
+        run.status = ScoringRun.Status.FAILED
+        run.error = message
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        Title.objects.filter(pk=run.title_id).update(status=title_status, error=message)
+
+
+def _fails_run(work):
+    """An error in a stage fails the run with a one-line message the admin sees (and Retry)."""
+
+    @functools.wraps(work)
+    def guarded(*, run_id: int, **kwargs) -> None:
+        try:
+            work(run_id=run_id, **kwargs)
+        except Exception as error:
+            log.exception("scoring run %s failed in %s", run_id, work.__name__)
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            run_fail(run_id=run_id, message=f"{work.__name__}: {first_line[:300]}")
+
+    return guarded
+
+
+@_fails_run
+def features_chunk_run(*, run_id: int, face_ids: list[int]) -> None:
+    run = ScoringRun.objects.get(pk=run_id)
+    if run.status in (ScoringRun.Status.DONE, ScoringRun.Status.FAILED):
+        return
+    if run.status == ScoringRun.Status.QUEUED:
+        ScoringRun.objects.filter(pk=run_id, status=ScoringRun.Status.QUEUED).update(
+            status=ScoringRun.Status.RUNNING
+        )
+    stages.features_compute(run=run, face_ids=face_ids)
+    done = Face.objects.filter(title_id=run.title_id, features_run=run).count()
+    ScoringRun.objects.filter(pk=run_id).update(faces_done=done)
+    if done >= run.faces_total:
+        _advance(run_id=run_id, finished=ScoringRun.Stage.FEATURES, then=ScoringRun.Stage.QUALITY)
+
+
+@_fails_run
+def selection_run(*, run_id: int) -> None:
+    """Quality from the active model, then every selector for every cluster."""
+    run = ScoringRun.objects.get(pk=run_id)
+    if run.stage not in (ScoringRun.Stage.QUALITY, ScoringRun.Stage.SELECTION):
+        return
+    stages.quality_assign(run=run)
+    _advance(run_id=run_id, finished=ScoringRun.Stage.QUALITY, then=ScoringRun.Stage.SELECTION)
+    picks = stages.selections_replace(run=run)
+    ScoringRun.objects.filter(pk=run_id).update(crops_total=picks, crops_done=0)
+    _advance(run_id=run_id, finished=ScoringRun.Stage.SELECTION, then=ScoringRun.Stage.CROPS)
+
+
+@_fails_run
+def crops_run(*, run_id: int) -> None:
+    """Crops in batches; a batch re-sends this task until no selection lacks a crop."""
+    run = ScoringRun.objects.get(pk=run_id)
+    if run.stage != ScoringRun.Stage.CROPS:
+        return
+    stages.crops_make(run=run, limit=CROPS_PER_TASK)
+    missing = Selection.objects.filter(cluster__title=run.title, crop="").count()
+    ScoringRun.objects.filter(pk=run_id).update(crops_done=run.crops_total - missing)
+    if missing:
+        from curation import tasks
+
+        tasks.score_crops.apply_async(args=[run_id])
+    else:
+        _advance(run_id=run_id, finished=ScoringRun.Stage.CROPS, then=ScoringRun.Stage.DONE)
+
+
+def _advance(*, run_id: int, finished: str, then: str) -> None:
+    """Record ``finished``'s time and start ``then``, once, whoever calls it first."""
+    from curation import tasks
+
+    with transaction.atomic():
+        run = ScoringRun.objects.select_for_update().get(pk=run_id)
+        if run.stage != finished:
+            return
+        now = timezone.now()
+        started = run.stage_started_at or now
+        run.stage_seconds = run.stage_seconds | {
+            finished: round((now - started).total_seconds(), 2)
+        }
+        run.stage = then
+        run.stage_started_at = now
+        fields = ["stage", "stage_seconds", "stage_started_at"]
+        if then == ScoringRun.Stage.DONE:
+            run.status = ScoringRun.Status.DONE
+            run.finished_at = now
+            fields += ["status", "finished_at"]
+            Title.objects.filter(pk=run.title_id).update(status=Title.Status.SCORED)
+        run.save(update_fields=fields)
+        if then == ScoringRun.Stage.QUALITY:
+            transaction.on_commit(lambda: tasks.score_selection.apply_async(args=[run_id]))
+        elif then == ScoringRun.Stage.CROPS:
+            transaction.on_commit(lambda: tasks.score_crops.apply_async(args=[run_id]))
+
+
+def runs_resume() -> int:
+    """Send again the work of every unfinished run; returns how many runs were resumed.
+
+    Called when a worker starts. A worker killed mid-task gets its task back from the broker
+    after the visibility timeout, but a message it had taken off the queue and not yet recorded
+    as unacknowledged is gone; re-sending what is missing covers that too. Every stage is
+    idempotent and a stage advances once, so work sent twice does no harm.
+    """
+    from curation import tasks
+
+    active = ScoringRun.objects.filter(
+        status__in=[ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING]
+    )
+    for run in active:
+        if run.stage == ScoringRun.Stage.FEATURES:
+            missing = list(
+                Face.objects.filter(title_id=run.title_id)
+                .exclude(features_run=run)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            for start in range(0, len(missing), run.chunk_size):
+                tasks.score_features.apply_async(
+                    args=[run.pk, missing[start : start + run.chunk_size]]
+                )
+            if not missing:
+                _advance(
+                    run_id=run.pk, finished=ScoringRun.Stage.FEATURES, then=ScoringRun.Stage.QUALITY
+                )
+        elif run.stage in (ScoringRun.Stage.QUALITY, ScoringRun.Stage.SELECTION):
+            tasks.score_selection.apply_async(args=[run.pk])
+        elif run.stage == ScoringRun.Stage.CROPS:
+            tasks.score_crops.apply_async(args=[run.pk])
+    return len(active)
+
+
+def run_latest(title: Title) -> ScoringRun | None:
+    return title.scoring_runs.first()

@@ -1,0 +1,156 @@
+"""The scoring pipeline on real faces, run by real worker processes over Redis, on PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.core.management import call_command
+
+from curation.ingest.service import title_import
+from curation.models import Cluster, Face, QualityModel, ScoringRun, Selection, Title
+from curation.pipeline.runs import scoring_start
+from tests.conftest import REPO
+
+
+def wait_for_run(run: ScoringRun, seconds: float = 240) -> ScoringRun:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in (ScoringRun.Status.DONE, ScoringRun.Status.FAILED):
+            return run
+        time.sleep(0.2)
+    pytest.fail(f"run still {run.status}/{run.stage} after {seconds} s")
+
+
+def picks(title: Title) -> dict[tuple[str, str], int]:
+    return {
+        (s.cluster.label, s.selector): s.face_id
+        for s in Selection.objects.filter(cluster__title=title).select_related("cluster")
+    }
+
+
+@pytest.fixture
+def small_title(lfw_small, media_root, transactional_db):
+    title_import(source=lfw_small, name="small")
+    return Title.objects.get(name="small")
+
+
+def test_a_title_is_scored_end_to_end_on_a_worker(small_title, celery_worker_process, media_root):
+    run = wait_for_run(scoring_start(title=small_title, chunk_size=16))
+
+    assert run.status == ScoringRun.Status.DONE, run.error
+    small_title.refresh_from_db()
+    assert small_title.status == Title.Status.SCORED
+    assert set(run.stage_seconds) == {"features", "quality", "selection", "crops"}
+    assert run.faces_done == run.faces_total == Face.objects.filter(title=small_title).count()
+    faces = Face.objects.filter(title=small_title)
+    assert not faces.filter(sharpness=None).exists()
+    assert not faces.filter(quality=None).exists()
+    # No model existed, so one was trained on these faces, activated, and the run says so.
+    model = QualityModel.objects.get()
+    assert model.is_active and run.quality_model == model
+    assert "trained v1" in run.notes[0]
+    clusters = Cluster.objects.filter(title=small_title)
+    selections = Selection.objects.filter(cluster__title=small_title)
+    assert selections.count() == 4 * clusters.count()
+    for selection in selections:
+        assert selection.face.cluster_id == selection.cluster_id
+        assert (media_root / selection.crop).is_file()
+
+    out = io.StringIO()
+    call_command("selections", "small", stdout=out)
+    listed = json.loads(out.getvalue())
+    assert set(listed) == set(clusters.values_list("label", flat=True))
+    for by_selector in listed.values():
+        assert set(by_selector) == {"baseline", "sharpness", "filtering", "regression"}
+        assert all(pick["crop"] and pick["quality"] is not None for pick in by_selector.values())
+
+    out = io.StringIO()
+    call_command("export_faces", "small", stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == faces.count()
+    assert {"source", "box", "landmarks", "brightness", "yaw", "quality"} <= set(lines[0])
+
+
+def test_rescoring_replaces_rows_without_duplicates(small_title, celery_worker_process):
+    first = wait_for_run(scoring_start(title=small_title, chunk_size=16))
+    before = picks(small_title)
+    faces = Face.objects.count()
+
+    second = wait_for_run(scoring_start(title=small_title, chunk_size=16))
+
+    assert (first.status, second.status) == (ScoringRun.Status.DONE, ScoringRun.Status.DONE)
+    assert Face.objects.count() == faces
+    assert Selection.objects.count() == len(before) == 4 * Cluster.objects.count()
+    assert picks(small_title) == before
+    assert set(Selection.objects.values_list("run", flat=True)) == {second.pk}
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_the_title_ends_the_same(small_title, start_worker):
+    quick_restore = {"CELERY_VISIBILITY_TIMEOUT": "5"}
+    worker = start_worker(**quick_restore)
+    reference = wait_for_run(scoring_start(title=small_title, chunk_size=16))
+    expected = picks(small_title)
+
+    run = scoring_start(title=small_title, chunk_size=2)
+    deadline = time.monotonic() + 120
+    while run.faces_done < 6:
+        assert time.monotonic() < deadline, "features never started"
+        time.sleep(0.05)
+        run.refresh_from_db()
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    run.refresh_from_db()
+    assert run.stage == ScoringRun.Stage.FEATURES and run.faces_done < run.faces_total
+
+    start_worker(**quick_restore)
+    run = wait_for_run(run, seconds=300)
+
+    assert reference.status == run.status == ScoringRun.Status.DONE, run.error
+    assert run.faces_done == run.faces_total
+    assert picks(small_title) == expected
+    assert Selection.objects.count() == len(expected)
+
+
+def test_with_the_broker_down_score_title_says_so_and_loses_nothing(small_title, start_worker):
+    from django.db import connection
+
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    env = os.environ | {
+        "DATABASE_URL": f"{base}/{connection.settings_dict['NAME']}",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "score_title", "small"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert "task queue unavailable" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    small_title.refresh_from_db()
+    assert small_title.status == Title.Status.IMPORTED
+    assert ScoringRun.objects.get().status == ScoringRun.Status.FAILED
+    # Once the broker is back, the same title scores normally.
+    start_worker()
+    run = wait_for_run(scoring_start(title=small_title, chunk_size=32))
+    assert run.status == ScoringRun.Status.DONE, run.error
+
+
+def test_an_unknown_title_is_a_one_line_error(db):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="no title named 'nope'"):
+        call_command("score_title", "nope")
