@@ -26,6 +26,8 @@ def test_an_admin_logs_in_and_browses_a_title_with_face_thumbnails(
     assert page.locator("section.cluster").count() == 3
     thumbnails = page.locator(".strip img")
     assert thumbnails.count() == 3 * 8
+    thumbnails.last.scroll_into_view_if_needed()  # thumbnails load lazily
+    page.wait_for_load_state("networkidle")
     loaded = page.evaluate(
         "Array.from(document.querySelectorAll('.strip img'))"
         ".filter(img => img.complete && img.naturalWidth > 0).length"
