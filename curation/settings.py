@@ -158,7 +158,7 @@ SCORING_CHUNK_SIZE = envint("SCORING_CHUNK_SIZE", 64)
 
 # Celery. Embedded default: a broker kept in files, no service needed. Production: Redis.
 _BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
         (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """The README's first command: the whole app on SQLite with its in-machine worker, no service."""
 
+import json
 import os
 import re
 import socket
@@ -19,18 +20,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def embedded_app(tmp_path):
-    """``manage.py runapp`` with no DATABASE_URL and no broker URL, in a fresh data folder."""
+def embedded_env(tmp_path) -> dict[str, str]:
+    """The environment of a fresh machine: no database or broker URL, a new data folder."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"}
     }
-    env |= {
+    return env | {
         "FACE_CURATION_DATA_DIR": str(tmp_path / "data"),
         "DJANGO_SETTINGS_MODULE": "curation.settings",
     }
+
+
+@pytest.fixture
+def embedded_app(tmp_path):
+    """``manage.py runapp`` with no DATABASE_URL and no broker URL, in a fresh data folder."""
+    env = embedded_env(tmp_path)
     port = free_port()
     log = tmp_path / "runapp.log"
     with open(log, "w") as out:
@@ -74,3 +80,33 @@ def test_runapp_serves_on_sqlite_and_its_worker_imports_an_upload(embedded_app, 
     page.goto(f"{url}/titles/")
     assert page.locator("td >> text=embedded").count() == 1
     assert (data_dir / "db.sqlite3").exists()
+
+
+def test_import_then_score_wait_completes_on_the_embedded_default(tmp_path):
+    """The README's commands with no app running: score_title --wait brings its own worker."""
+    source = tmp_path / "clusters" / SMALL_CLUSTERS[1]
+    source.mkdir(parents=True)
+    for path in sorted(face_data("lfw", SMALL_CLUSTERS[1]).iterdir())[:12]:
+        (source / path.name).write_bytes(path.read_bytes())
+    env = embedded_env(tmp_path)
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    assert manage("migrate", "-v0").returncode == 0
+    imported = manage("import_title", str(tmp_path / "clusters"), "--name", "t", "--quiet")
+    assert imported.returncode == 0, imported.stderr
+    scored = manage("score_title", "t", "--wait")
+
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    assert "starting one for this command" in scored.stderr
+    assert "scored 't': features" in scored.stdout
+    picks = json.loads(manage("selections", "t").stdout)
+    assert set(picks[SMALL_CLUSTERS[1]]) == {"baseline", "sharpness", "filtering", "regression"}

@@ -1,5 +1,7 @@
 """``manage.py score_title NAME [--wait]``: run the scoring pipeline over a title."""
 
+import subprocess
+import sys
 import time
 
 from django.conf import settings
@@ -7,6 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from curation.models import ScoringRun, Title
 from curation.pipeline.runs import QueueUnavailable, ScoringRefused, scoring_start
+
+UNCLAIMED_SECONDS = 5
 
 
 class Command(BaseCommand):
@@ -43,25 +47,72 @@ class Command(BaseCommand):
             return
         started = time.monotonic()
         shown = ""
-        while True:
-            run.refresh_from_db()
-            line = _progress_line(run, time.monotonic() - started)
-            if line != shown:
-                self.stderr.write(line)
-                shown = line
-            if run.status == ScoringRun.Status.DONE:
-                self.stdout.write(
-                    f"scored {title.name!r}: "
-                    + ", ".join(
-                        f"{stage} {seconds} s" for stage, seconds in run.stage_seconds.items()
+        helper = None
+        try:
+            while True:
+                run.refresh_from_db()
+                if helper is None and _unclaimed(run, started):
+                    helper = self._start_helper_worker()
+                line = _progress_line(run, time.monotonic() - started)
+                if line != shown:
+                    self.stderr.write(line)
+                    shown = line
+                if run.status == ScoringRun.Status.DONE:
+                    self.stdout.write(
+                        f"scored {title.name!r}: "
+                        + ", ".join(
+                            f"{stage} {seconds} s" for stage, seconds in run.stage_seconds.items()
+                        )
                     )
-                )
-                for note in run.notes:
-                    self.stdout.write(note)
-                return
-            if run.status == ScoringRun.Status.FAILED:
-                raise CommandError(f"scoring failed: {run.error}")
-            time.sleep(0.5)
+                    for note in run.notes:
+                        self.stdout.write(note)
+                    return
+                if run.status == ScoringRun.Status.FAILED:
+                    raise CommandError(f"scoring failed: {run.error}")
+                time.sleep(0.5)
+        finally:
+            if helper:
+                helper.terminate()
+                helper.wait(timeout=30)
+
+    def _start_helper_worker(self):
+        """Nothing took the run: with the embedded broker, run a worker for this command; with
+        a real broker, say how to start one (the run stays queued, nothing is lost)."""
+        if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+            self.stderr.write(
+                "no worker has taken the run yet; start one with "
+                "'celery -A curation worker --queues gpu,cpu'"
+            )
+            return False
+        self.stderr.write(
+            f"no worker took the run within {UNCLAIMED_SECONDS} s: starting one "
+            "for this command (it stops when the run ends)"
+        )
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--quiet",
+                "-A",
+                "curation",
+                "worker",
+                "--queues",
+                "gpu,cpu",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "WARNING",
+                "--hostname",
+                "score-title@%h",
+            ],
+            cwd=settings.BASE_DIR,
+            stdout=sys.stderr,  # stdout stays the command's own
+        )
+
+
+def _unclaimed(run: ScoringRun, started: float) -> bool:
+    return run.status == ScoringRun.Status.QUEUED and time.monotonic() - started > UNCLAIMED_SECONDS
 
 
 def _progress_line(run: ScoringRun, elapsed: float) -> str:
