@@ -49,12 +49,12 @@ def start_worker(transactional_db, media_root, tmp_path):
     environment. The queues are emptied first so that nothing left by an earlier run is taken.
     """
     import subprocess
-    import sys
     import time
 
     from django.db import connection
 
     from curation.celery import app
+    from curation.workers import worker_argv
 
     with app.connection_for_write() as conn:
         for queue in ("gpu", "cpu"):
@@ -75,22 +75,7 @@ def start_worker(transactional_db, media_root, tmp_path):
         log = tmp_path / f"worker-{len(started)}.log"
         with open(log, "w") as out:
             worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "curation",
-                    "worker",
-                    "--queues",
-                    "gpu,cpu",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "INFO",
-                    "--hostname",
-                    f"test-{os.getpid()}-{len(started)}@%h",
-                ],
+                worker_argv(hostname=f"test-{os.getpid()}-{len(started)}@%h"),
                 cwd=REPO,
                 env=env,
                 stdout=out,

@@ -2,9 +2,9 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from curation.models import Title
+from curation.management.titles import title_named
 from curation.pipeline.queries import face_record
 
 
@@ -15,9 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("name", help="the title's name")
 
     def handle(self, *args, name, **options):
-        title = Title.objects.filter(name=name).first()
-        if title is None:
-            raise CommandError(f"no title named {name!r}")
+        title = title_named(name)
         faces = title.faces.select_related("frame", "cluster").order_by("cluster__label", "pk")
         for face in faces.iterator(chunk_size=2000):
             self.stdout.write(json.dumps(face_record(face)))

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from curation.accounts import user_create
+from curation.workers import worker_argv
 
 FIRST_ADMIN = "admin"
 
@@ -29,24 +30,7 @@ class Command(BaseCommand):
         self._announce_login(addrport)
         worker = None
         if not no_worker:
-            worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "curation",
-                    "worker",
-                    "--queues",
-                    "gpu,cpu",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "INFO",
-                    "--hostname",
-                    "embedded@%h",
-                ]
-            )
+            worker = subprocess.Popen(worker_argv(hostname="embedded@%h"))
         # A plain `kill` must stop the worker too, not leave it running on its own.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:

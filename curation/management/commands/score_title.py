@@ -7,8 +7,10 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.models import ScoringRun, Title
+from curation.management.titles import title_named
+from curation.models import ScoringRun
 from curation.pipeline.runs import QueueUnavailable, ScoringRefused, scoring_start
+from curation.workers import worker_argv
 
 UNCLAIMED_SECONDS = 5
 
@@ -31,9 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, name, wait, chunk_size, **options):
-        title = Title.objects.filter(name=name).first()
-        if title is None:
-            raise CommandError(f"no title named {name!r}")
+        title = title_named(name)
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1")
         try:
@@ -89,23 +89,7 @@ class Command(BaseCommand):
             "for this command (it stops when the run ends)"
         )
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "--quiet",
-                "-A",
-                "curation",
-                "worker",
-                "--queues",
-                "gpu,cpu",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "WARNING",
-                "--hostname",
-                "score-title@%h",
-            ],
+            worker_argv(hostname="score-title@%h", loglevel="WARNING", quiet=True),
             cwd=settings.BASE_DIR,
             stdout=sys.stderr,  # stdout stays the command's own
         )

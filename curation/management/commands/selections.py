@@ -2,9 +2,9 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from curation.models import Title
+from curation.management.titles import title_named
 from curation.pipeline.queries import title_selections
 
 
@@ -15,7 +15,5 @@ class Command(BaseCommand):
         parser.add_argument("name", help="the title's name")
 
     def handle(self, *args, name, **options):
-        title = Title.objects.filter(name=name).first()
-        if title is None:
-            raise CommandError(f"no title named {name!r}")
+        title = title_named(name)
         self.stdout.write(json.dumps(title_selections(title), indent=2))

@@ -1,0 +1,26 @@
+"""How this app starts a Celery worker process (the embedded app, score_title, the tests)."""
+
+import sys
+
+QUEUES = "gpu,cpu"
+
+
+def worker_argv(*, hostname: str, loglevel: str = "INFO", quiet: bool = False) -> list[str]:
+    """One solo worker on both queues: one task at a time, so torch gets the cores."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        *(["--quiet"] if quiet else []),
+        "-A",
+        "curation",
+        "worker",
+        "--queues",
+        QUEUES,
+        "--pool",
+        "solo",
+        "--loglevel",
+        loglevel,
+        "--hostname",
+        hostname,
+    ]
