@@ -7,12 +7,14 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from curation.ingest.jobs import QueueUnavailable, import_job_enqueue
 from curation.ingest.service import ImportFailed, validate_title_name
 from curation.models import (
+    Campaign,
     Cluster,
     Face,
     FilterConfig,
@@ -29,6 +31,7 @@ from curation.pipeline.stages import (
     quality_model_activate,
     quality_model_train,
 )
+from curation.review.campaigns import CampaignInvalid, campaign_check, campaign_create
 
 
 def face_thumbnail(face: Face | None, size: int = 64) -> str:
@@ -333,3 +336,69 @@ class SelectionAdmin(admin.ModelAdmin):
     @admin.display(description="face")
     def thumbnail(self, selection):
         return face_thumbnail(selection.face)
+
+
+class CampaignForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            campaign_check(
+                kind=data["kind"],
+                titles=list(data["titles"]),
+                selectors=list(data["selectors"]),
+                overlap=data["overlap"],
+            )
+        except CampaignInvalid as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
+
+    selectors = forms.MultipleChoiceField(
+        choices=Selection.Selector.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Any for a grade campaign; exactly two for A/B (the first is A).",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "kind",
+            "titles",
+            "selectors",
+            "overlap",
+            "sample_size",
+            "seed",
+            "lease_seconds",
+        ]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    list_display = ["name", "kind", "overlap", "is_open", "created_at"]
+    list_filter = ["kind", "is_open"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        created = campaign_create(
+            name=data["name"],
+            kind=data["kind"],
+            titles=list(data["titles"]),
+            selectors=list(data["selectors"]),
+            overlap=data["overlap"],
+            sample_size=data["sample_size"],
+            seed=data["seed"],
+            created_by=request.user,
+        )
+        obj.pk = created.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # campaign_create set the titles
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return redirect("campaign-detail", campaign_id=obj.pk)

@@ -26,7 +26,7 @@ FACES_PER_CLUSTER = 8
 def home(request: HttpRequest) -> HttpResponse:
     if is_curation_admin(request.user):
         return redirect("title-list")
-    return render(request, "review/home.html")
+    return redirect("review-home")
 
 
 @admin_required
@@ -69,6 +69,10 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
 def face_crop(request: HttpRequest, face_id: int) -> HttpResponse:
     """The face with a margin around its box, as a small JPEG (thumbnails in lists)."""
     face = get_object_or_404(Face.objects.select_related("frame"), pk=face_id)
+    return face_crop_response(face)
+
+
+def face_crop_response(face: Face, size: int = FACE_CROP_SIZE) -> HttpResponse:
     with face.frame.image.open("rb") as handle, Image.open(handle) as image:
         image = image.convert("RGB")
         margin_w, margin_h = face.box_w * FACE_CROP_MARGIN, face.box_h * FACE_CROP_MARGIN
@@ -80,7 +84,7 @@ def face_crop(request: HttpRequest, face_id: int) -> HttpResponse:
                 min(image.height, int(face.box_y + face.box_h + margin_h)),
             )
         )
-    crop.thumbnail((FACE_CROP_SIZE, FACE_CROP_SIZE))
+    crop.thumbnail((size, size))
     buffer = io.BytesIO()
     crop.save(buffer, format="JPEG", quality=90)
     buffer.seek(0)

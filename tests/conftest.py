@@ -105,3 +105,33 @@ def start_worker(transactional_db, media_root, tmp_path):
 def celery_worker_process(start_worker):
     """One real worker, started before the test."""
     return start_worker()
+
+
+REVIEW_CLUSTERS = (
+    "Bill_McBride",
+    "Jacques_Rogge",
+    "Jason_Kidd",
+    "Jean-David_Levitte",
+    "Mohammad_Khatami",
+    "Paradorn_Srichaphan",
+)
+
+
+@pytest.fixture
+def scored_title(tmp_path, media_root, transactional_db):
+    """A real title of six LFW clusters, scored in this process by the pipeline's own stages."""
+    from curation.ingest.service import title_import
+    from curation.models import ScoringRun, Title
+    from curation.pipeline import stages
+
+    root = tmp_path / "review-clusters"
+    for name in REVIEW_CLUSTERS:
+        shutil.copytree(face_data("lfw", name), root / name)
+    summary = title_import(source=root, name="review")
+    title = Title.objects.get(pk=summary.title_id)
+    run = ScoringRun.objects.create(title=title, faces_total=title.faces.count())
+    stages.features_compute(run=run, face_ids=list(title.faces.values_list("pk", flat=True)))
+    stages.quality_assign(run=run)
+    stages.selections_replace(run=run)
+    stages.crops_make(run=run)
+    return title

@@ -1,0 +1,96 @@
+"""Creating a campaign and its items from the selectors' picks."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+from django.db import transaction
+
+from curation.models import Campaign, Item, Selection, Title
+
+
+class CampaignInvalid(Exception):
+    pass
+
+
+def campaign_create(
+    *,
+    name: str,
+    kind: str,
+    titles: list[Title],
+    selectors: list[str],
+    overlap: int = 1,
+    sample_size: int | None = None,
+    seed: int = 0,
+    created_by=None,
+) -> Campaign:
+    """Validate, then create the campaign and its items in one transaction."""
+    clusters, picks = campaign_check(kind=kind, titles=titles, selectors=selectors, overlap=overlap)
+    if sample_size is not None and sample_size < len(clusters):
+        clusters = sorted(random.Random(seed).sample(clusters, sample_size))
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name,
+            kind=kind,
+            selectors=selectors,
+            overlap=overlap,
+            sample_size=sample_size,
+            seed=seed,
+            created_by=created_by,
+        )
+        campaign.titles.set(titles)
+        Item.objects.bulk_create(_items(campaign, clusters, picks))
+    return campaign
+
+
+def campaign_check(*, kind: str, titles: list[Title], selectors: list[str], overlap: int):
+    """The clusters that have a pick from every selector, and the picks; raises CampaignInvalid
+    with a one-line reason when the campaign cannot be made."""
+    known = set(Selection.Selector.values)
+    if unknown := [s for s in selectors if s not in known]:
+        raise CampaignInvalid(f"unknown selectors: {', '.join(unknown)}")
+    if len(set(selectors)) != len(selectors) or not selectors:
+        raise CampaignInvalid("choose each selector once, at least one")
+    if kind == Campaign.Kind.AB and len(selectors) != 2:
+        raise CampaignInvalid("an A/B campaign compares exactly two selectors")
+    if overlap < 1:
+        raise CampaignInvalid("judgments per item must be at least 1")
+    if not titles:
+        raise CampaignInvalid("choose at least one title")
+    picks: dict[int, dict[str, Selection]] = defaultdict(dict)
+    for selection in Selection.objects.filter(
+        cluster__title__in=titles, selector__in=selectors
+    ).select_related("cluster"):
+        picks[selection.cluster_id][selection.selector] = selection
+    clusters = sorted(cid for cid, by in picks.items() if len(by) == len(selectors))
+    if not clusters:
+        raise CampaignInvalid("the titles have no picks from these selectors: score them first")
+    return clusters, picks
+
+
+def _items(campaign: Campaign, clusters: list[int], picks) -> list[Item]:
+    items = []
+    for cluster_id in clusters:
+        by = picks[cluster_id]
+        if campaign.kind == Campaign.Kind.AB:
+            a, b = (by[s] for s in campaign.selectors)
+            items.append(
+                Item(
+                    campaign=campaign,
+                    cluster_id=cluster_id,
+                    face_id=a.face_id,
+                    face_b_id=b.face_id,
+                    selectors=list(campaign.selectors),
+                    identical=a.face_id == b.face_id,
+                )
+            )
+            continue
+        credited: dict[int, list[str]] = defaultdict(list)
+        for selector in campaign.selectors:
+            credited[by[selector].face_id].append(selector)
+        items.extend(
+            Item(campaign=campaign, cluster_id=cluster_id, face_id=face_id, selectors=names)
+            for face_id, names in credited.items()
+        )
+    return items

@@ -1,0 +1,255 @@
+"""The annotation queue: leasing the next item, recording answers, undo, progress.
+
+An item is served to an annotator only while it still needs judgments: its live judgments plus
+the unexpired leases of other annotators stay below the campaign's overlap. The candidate row is
+taken with ``SELECT … FOR UPDATE SKIP LOCKED`` (on PostgreSQL), so two annotators asking at once
+never take the last free place of one item; answers re-check that place under the same lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.db.models.query import QuerySet
+from django.utils import timezone
+
+from curation.models import Campaign, Item, Judgment, Lease
+
+GRADES = (Judgment.Answer.UNIDENTIFIABLE, Judgment.Answer.USABLE, Judgment.Answer.EXCELLENT)
+AB_SIDES = ("left", "right", "equal")
+DECISIVE = (*GRADES, Judgment.Answer.A, Judgment.Answer.B, Judgment.Answer.EQUAL)
+PREFETCH = 3
+
+
+class StaleAnswer(Exception):
+    """The answer cannot be taken (lease gone and the item is full, or not this user's)."""
+
+
+class NothingToUndo(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Served:
+    """The item to show now, its token for the answer, and the next items to preload."""
+
+    item: Item
+    token: str
+    left_is_a: bool | None
+    upcoming: tuple[Item, ...]
+
+
+def left_is_a(*, campaign: Campaign, item_id: int, annotator_id: int) -> bool:
+    """Which side shows selector A, drawn per item and per annotator, the same on every visit."""
+    digest = hashlib.sha256(f"{campaign.seed}:{item_id}:{annotator_id}".encode()).digest()
+    return digest[0] % 2 == 0
+
+
+def _live_judgments():
+    return Judgment.objects.filter(
+        item=OuterRef("pk"), answer__in=DECISIVE, superseded_by__isnull=True
+    )
+
+
+def _count(queryset) -> Coalesce:
+    counted = queryset.order_by().values("item").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def open_items(campaign: Campaign, annotator) -> QuerySet[Item]:
+    """Items that still need a judgment and that this annotator has not answered."""
+    now = timezone.now()
+    others_leases = Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now).exclude(
+        annotator=annotator
+    )
+    answered = Judgment.objects.filter(
+        item=OuterRef("pk"), annotator=annotator, superseded_by__isnull=True
+    ).exclude(answer=Judgment.Answer.UNDO)
+    return (
+        Item.objects.filter(campaign=campaign, identical=False)
+        .annotate(
+            live=_count(_live_judgments()),
+            held=_count(others_leases),
+            answered=Exists(answered),
+        )
+        .filter(answered=False)
+        .alias(free=Value(campaign.overlap) - F("live") - F("held"))
+        .filter(free__gt=0)
+        .order_by("pk")
+    )
+
+
+def next_item(*, campaign: Campaign, annotator) -> Served | None:
+    """The item this annotator should judge now (the one they hold, else a new lease)."""
+    now = timezone.now()
+    expiry = now + timedelta(seconds=campaign.lease_seconds)
+    with transaction.atomic():
+        held = (
+            Lease.objects.select_for_update()
+            .filter(item__campaign=campaign, annotator=annotator, expires_at__gt=now)
+            .select_related("item")
+            .order_by("served_at")
+            .first()
+        )
+        if held is not None:
+            item = held.item
+            token = held.token
+        else:
+            item = _take_candidate(campaign, annotator)
+            if item is None:
+                return None
+            Lease.objects.filter(item=item, annotator=annotator).delete()  # an expired one
+            token = secrets.token_hex(16)
+            Lease.objects.create(
+                item=item, annotator=annotator, token=token, served_at=now, expires_at=expiry
+            )
+    upcoming = tuple(open_items(campaign, annotator).exclude(pk=item.pk)[:PREFETCH])
+    side = (
+        left_is_a(campaign=campaign, item_id=item.pk, annotator_id=annotator.pk)
+        if campaign.kind == Campaign.Kind.AB
+        else None
+    )
+    return Served(item=item, token=token, left_is_a=side, upcoming=upcoming)
+
+
+def _take_candidate(campaign: Campaign, annotator) -> Item | None:
+    """Lock the first item with room for this annotator. Rows another annotator is leasing this
+    instant are skipped; only when every candidate was skipped do we wait for those locks, then
+    count again, since the lease just made may have filled the item."""
+    candidates = open_items(campaign, annotator)
+    if not connection.features.has_select_for_update_skip_locked:
+        return candidates.first()
+    item = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+    tried: list[int] = []
+    while item is None and len(tried) < 20:
+        waited = candidates.exclude(pk__in=tried).select_for_update(of=("self",)).first()
+        if waited is None:
+            return None
+        if open_items(campaign, annotator).filter(pk=waited.pk).exists():
+            return waited
+        tried.append(waited.pk)
+    return item
+
+
+def answer_record(*, campaign: Campaign, annotator, token: str, answer: str) -> Judgment:
+    """Record the answer given to the leased item; a second submit of the same token returns the
+    judgment already recorded. ``answer``: a grade, ``skip``, or for A/B ``left``/``right``/
+    ``equal``, mapped here to the selectors."""
+    existing = Judgment.objects.filter(token=token, annotator=annotator).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            lease = (
+                Lease.objects.select_for_update()
+                .filter(token=token, annotator=annotator, item__campaign=campaign)
+                .first()
+            )
+            if lease is None:
+                raise StaleAnswer("this item is no longer held for you; here is the next one")
+            item = Item.objects.select_for_update().get(pk=lease.item_id)
+            side = None
+            if answer != Judgment.Answer.SKIP:
+                value, side = _answer_value(campaign, item, annotator, answer)
+            else:
+                value = Judgment.Answer.SKIP
+            live = Judgment.objects.filter(
+                item=item, answer__in=DECISIVE, superseded_by__isnull=True
+            ).count()
+            if value != Judgment.Answer.SKIP and live >= campaign.overlap:
+                lease.delete()
+                raise StaleAnswer("this item already has all its judgments; here is the next one")
+            judgment = Judgment.objects.create(
+                item=item,
+                annotator=annotator,
+                answer=value,
+                left_is_a=side,
+                seconds=round((now - lease.served_at).total_seconds(), 3),
+                token=token,
+            )
+            lease.delete()
+    except IntegrityError:  # the same token raced in twice: the first one won
+        return Judgment.objects.get(token=token)
+    return judgment
+
+
+def _answer_value(campaign: Campaign, item: Item, annotator, answer: str):
+    if campaign.kind == Campaign.Kind.GRADE:
+        if answer not in GRADES:
+            raise ValueError(f"unknown grade {answer!r}")
+        return answer, None
+    if answer not in AB_SIDES:
+        raise ValueError(f"unknown A/B answer {answer!r}")
+    side = left_is_a(campaign=campaign, item_id=item.pk, annotator_id=annotator.pk)
+    if answer == "equal":
+        return Judgment.Answer.EQUAL, side
+    picked_a = (answer == "left") == side
+    return (Judgment.Answer.A if picked_a else Judgment.Answer.B), side
+
+
+def undo_last(*, campaign: Campaign, annotator) -> Judgment:
+    """Supersede the annotator's latest judgment in this campaign and hand its item back."""
+    now = timezone.now()
+    with transaction.atomic():
+        last = (
+            Judgment.objects.select_for_update(of=("self",))
+            .filter(item__campaign=campaign, annotator=annotator, superseded_by__isnull=True)
+            .exclude(answer=Judgment.Answer.UNDO)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if last is None:
+            raise NothingToUndo("nothing to undo")
+        undo = Judgment.objects.create(
+            item=last.item,
+            annotator=annotator,
+            answer=Judgment.Answer.UNDO,
+            seconds=0,
+            token=secrets.token_hex(16),
+            supersedes=last,
+        )
+        Lease.objects.filter(annotator=annotator, item__campaign=campaign).delete()
+        Lease.objects.create(
+            item=last.item,
+            annotator=annotator,
+            token=secrets.token_hex(16),
+            served_at=now,
+            expires_at=now + timedelta(seconds=campaign.lease_seconds),
+        )
+    return undo
+
+
+def live_judgments(campaign: Campaign):
+    return Judgment.objects.filter(
+        item__campaign=campaign, answer__in=DECISIVE, superseded_by__isnull=True
+    )
+
+
+def annotator_count(*, campaign: Campaign, annotator) -> int:
+    return live_judgments(campaign).filter(annotator=annotator).count()
+
+
+def campaign_progress(campaign: Campaign) -> dict:
+    """Done / total (judgments needed) and live judgments per annotator."""
+    items = campaign.items.filter(identical=False).count()
+    per_annotator = (
+        live_judgments(campaign)
+        .values("annotator__username")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+    )
+    done = live_judgments(campaign).count()
+    return {
+        "items": items,
+        "identical": campaign.items.filter(identical=True).count(),
+        "total": items * campaign.overlap,
+        "done": done,
+        "annotators": [(row["annotator__username"], row["n"]) for row in per_annotator],
+    }

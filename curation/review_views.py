@@ -1,0 +1,141 @@
+"""The annotators' queues (grade and A/B) and the admins' campaign progress.
+
+Nothing an annotator receives names a selector: items are shown by id, images by item and slot,
+and A/B answers are sides, mapped to selectors on the server.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_POST
+
+from curation.models import Campaign, Item, Selection
+from curation.review.queue import (
+    NothingToUndo,
+    StaleAnswer,
+    annotator_count,
+    answer_record,
+    campaign_progress,
+    left_is_a,
+    next_item,
+    undo_last,
+)
+from curation.roles import admin_required
+from curation.views import face_crop_response
+
+IMAGE_SLOTS = ("headshot", "face", "frame", "left", "right")
+
+
+def review_home(request: HttpRequest) -> HttpResponse:
+    campaigns = Campaign.objects.filter(is_open=True)
+    rows = [
+        {"campaign": c, "mine": annotator_count(campaign=c, annotator=request.user)}
+        for c in campaigns
+    ]
+    return render(request, "review/home.html", {"rows": rows})
+
+
+def queue(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id, is_open=True)
+    return render(request, "review/queue.html", _item_context(request, campaign))
+
+
+@require_POST
+def answer(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id, is_open=True)
+    notice = ""
+    try:
+        answer_record(
+            campaign=campaign,
+            annotator=request.user,
+            token=request.POST.get("token", ""),
+            answer=request.POST.get("answer", ""),
+        )
+    except StaleAnswer as error:
+        notice = str(error)
+    except ValueError as error:
+        return HttpResponse(str(error), status=400)
+    return _item_response(request, campaign, notice)
+
+
+@require_POST
+def undo(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id, is_open=True)
+    try:
+        undo_last(campaign=campaign, annotator=request.user)
+        notice = "Undone: judge this item again."
+    except NothingToUndo as error:
+        notice = str(error).capitalize() + "."
+    return _item_response(request, campaign, notice)
+
+
+def _item_response(request: HttpRequest, campaign: Campaign, notice: str) -> HttpResponse:
+    context = _item_context(request, campaign, notice)
+    if request.htmx:
+        return render(request, "review/_item.html", context)
+    if notice:
+        messages.info(request, notice)
+    return redirect("review-queue", campaign_id=campaign.pk)
+
+
+def _item_context(request: HttpRequest, campaign: Campaign, notice: str = "") -> dict:
+    served = next_item(campaign=campaign, annotator=request.user)
+    return {
+        "campaign": campaign,
+        "served": served,
+        "notice": notice,
+        "count": annotator_count(campaign=campaign, annotator=request.user),
+        "ab": campaign.kind == Campaign.Kind.AB,
+    }
+
+
+@cache_control(private=True, max_age=3600)
+def item_image(request: HttpRequest, item_id: int, slot: str) -> HttpResponse:
+    """An item's picture by slot: ``headshot``, ``face`` and ``frame`` of a graded face, or the
+    ``left`` and ``right`` headshots of an A/B pair as this annotator sees them."""
+    item = get_object_or_404(
+        Item.objects.select_related("campaign", "face__frame", "face_b__frame"), pk=item_id
+    )
+    if slot not in IMAGE_SLOTS or not item.campaign.is_open:
+        raise Http404("no such image")
+    face = item.face
+    if slot in ("left", "right"):
+        a_left = left_is_a(campaign=item.campaign, item_id=item.pk, annotator_id=request.user.pk)
+        face = item.face if (slot == "left") == a_left else item.face_b
+    if slot == "face":
+        return face_crop_response(face, size=320)
+    if slot == "frame":
+        return FileResponse(face.frame.image.open("rb"))
+    crop = Selection.objects.filter(face=face).exclude(crop="").values_list("crop", flat=True)
+    selection_crop = crop.first()
+    if selection_crop is None:
+        return face_crop_response(face, size=600)
+    from django.core.files.storage import default_storage
+
+    return FileResponse(default_storage.open(selection_crop, "rb"), content_type="image/jpeg")
+
+
+@admin_required
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    rows = [{"campaign": c, **campaign_progress(c)} for c in Campaign.objects.all()]
+    return render(request, "review/campaign_list.html", {"rows": rows})
+
+
+@admin_required
+def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    return render(
+        request,
+        "review/campaign_detail.html",
+        {"campaign": campaign, "progress": campaign_progress(campaign)},
+    )
+
+
+@admin_required
+@require_POST
+def campaign_close(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    Campaign.objects.filter(pk=campaign_id).update(is_open=False)
+    return redirect("campaign-detail", campaign_id=campaign_id)

@@ -1,0 +1,157 @@
+"""The annotation queue on PostgreSQL: leases, overlap, double submits, undo, sides, roles."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from curation.accounts import user_create
+from curation.models import Campaign, Judgment, Selection
+from curation.review.campaigns import CampaignInvalid, campaign_create
+from curation.review.queue import answer_record, live_judgments, next_item, undo_last
+
+SELECTORS = ["baseline", "sharpness", "filtering", "regression"]
+
+
+@pytest.fixture
+def annotators():
+    return [
+        user_create(username=f"ann{i}", role="annotator", password="pw-ann-1")[0] for i in range(2)
+    ]
+
+
+def grade_campaign(title, **options) -> Campaign:
+    return campaign_create(
+        name="grade", kind="grade", titles=[title], selectors=SELECTORS, **options
+    )
+
+
+def test_grade_items_are_distinct_picks_credited_to_each_selector(scored_title):
+    campaign = grade_campaign(scored_title)
+    for item in campaign.items.all():
+        picked_by = set(
+            Selection.objects.filter(cluster=item.cluster, face=item.face).values_list(
+                "selector", flat=True
+            )
+        )
+        assert set(item.selectors) == picked_by
+    assert sum(len(item.selectors) for item in campaign.items.all()) == 4 * 6
+
+
+def test_ab_items_record_identical_picks_as_ties_and_never_serve_them(scored_title, annotators):
+    campaign = campaign_create(
+        name="ab", kind="ab", titles=[scored_title], selectors=["filtering", "regression"]
+    )
+    identical = set(campaign.items.filter(identical=True).values_list("pk", flat=True))
+    served = set()
+    while (item := next_item(campaign=campaign, annotator=annotators[0])) is not None:
+        served.add(item.item.pk)
+        answer_record(campaign=campaign, annotator=annotators[0], token=item.token, answer="left")
+    assert served.isdisjoint(identical)
+    assert len(served) + len(identical) == 6
+
+
+def test_a_double_submit_records_one_judgment(scored_title, annotators):
+    campaign = grade_campaign(scored_title)
+    served = next_item(campaign=campaign, annotator=annotators[0])
+    first = answer_record(
+        campaign=campaign, annotator=annotators[0], token=served.token, answer="usable"
+    )
+    again = answer_record(
+        campaign=campaign, annotator=annotators[0], token=served.token, answer="excellent"
+    )
+    assert first.pk == again.pk
+    assert Judgment.objects.count() == 1
+    assert first.seconds >= 0
+
+
+def test_a_refresh_serves_the_same_item_until_it_is_answered(scored_title, annotators):
+    campaign = grade_campaign(scored_title)
+    one = next_item(campaign=campaign, annotator=annotators[0])
+    two = next_item(campaign=campaign, annotator=annotators[0])
+    assert (one.item.pk, one.token) == (two.item.pk, two.token)
+
+
+def test_undo_supersedes_and_hands_the_item_back(scored_title, annotators):
+    campaign = grade_campaign(scored_title)
+    served = next_item(campaign=campaign, annotator=annotators[0])
+    judged = answer_record(
+        campaign=campaign, annotator=annotators[0], token=served.token, answer="usable"
+    )
+    undo = undo_last(campaign=campaign, annotator=annotators[0])
+
+    assert undo.supersedes == judged
+    assert live_judgments(campaign).count() == 0
+    assert next_item(campaign=campaign, annotator=annotators[0]).item == judged.item
+    assert Judgment.objects.count() == 2  # append-only
+
+
+def test_an_expired_lease_frees_the_item_for_someone_else(scored_title, annotators):
+    campaign = grade_campaign(scored_title, overlap=1)
+    campaign.lease_seconds = 0
+    campaign.save()
+    first = next_item(campaign=campaign, annotator=annotators[0])
+    second = next_item(campaign=campaign, annotator=annotators[1])
+    assert second.item == first.item
+
+
+def test_invalid_campaigns_are_refused_with_a_reason(scored_title):
+    with pytest.raises(CampaignInvalid, match="exactly two"):
+        campaign_create(name="x", kind="ab", titles=[scored_title], selectors=["baseline"])
+    with pytest.raises(CampaignInvalid, match="unknown selectors"):
+        campaign_create(name="x", kind="grade", titles=[scored_title], selectors=["magic"])
+
+
+@pytest.mark.parametrize("overlap", [1, 2])
+def test_concurrent_annotators_never_exceed_the_overlap(scored_title, annotators, overlap):
+    assert connection.vendor == "postgresql"
+    campaign = grade_campaign(scored_title, overlap=overlap)
+    errors = []
+
+    def work(annotator):
+        try:
+            while (served := next_item(campaign=campaign, annotator=annotator)) is not None:
+                answer_record(
+                    campaign=campaign, annotator=annotator, token=served.token, answer="usable"
+                )
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(a,)) for a in annotators]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors
+    per_item = Counter(live_judgments(campaign).values_list("item", flat=True))
+    assert set(per_item) == set(campaign.items.values_list("pk", flat=True))
+    assert set(per_item.values()) == {overlap}
+    pairs = list(live_judgments(campaign).values_list("item", "annotator"))
+    assert len(pairs) == len(set(pairs))  # nobody judged an item twice
+
+
+def test_annotators_get_403_on_admin_pages_and_never_see_selector_names(
+    client, scored_title, annotators
+):
+    campaign = campaign_create(
+        name="ab", kind="ab", titles=[scored_title], selectors=["filtering", "regression"]
+    )
+    client.force_login(annotators[0])
+    for url in (
+        reverse("campaign-list"),
+        reverse("campaign-detail", args=[campaign.pk]),
+        reverse("title-list"),
+        "/api/titles/",
+    ):
+        assert client.get(url).status_code == 403, url
+    page = client.get(reverse("review-queue", args=[campaign.pk])).content.decode().lower()
+    assert "left headshot" in page
+    for name in SELECTORS:
+        assert name not in page
