@@ -109,7 +109,13 @@ def next_item(*, campaign: Campaign, annotator) -> Served | None:
             Lease.objects.create(
                 item=item, annotator=annotator, token=token, served_at=now, expires_at=expiry
             )
-    upcoming = tuple(open_items(campaign, annotator).exclude(pk=item.pk)[:PREFETCH])
+    # Only to warm the browser's cache: the next items in queue order, without the full
+    # availability check (a preloaded image that someone else ends up judging costs nothing).
+    upcoming = tuple(
+        Item.objects.filter(campaign=campaign, identical=False, pk__gt=item.pk).order_by("pk")[
+            :PREFETCH
+        ]
+    )
     side = (
         left_is_a(campaign=campaign, item_id=item.pk, annotator_id=annotator.pk)
         if campaign.kind == Campaign.Kind.AB

@@ -44,7 +44,7 @@ def test_an_annotator_gets_403_on_catalog_pages_and_the_api(client, annotator):
     assert client.get("/media/titles/anything.jpg").status_code == 403
     # The Django admin refuses non-staff users by sending them to its login.
     assert client.get(reverse("admin:index")).status_code == 302
-    assert "review queues" in client.get(reverse("home")).content.decode()
+    assert "review queues" in client.get(reverse("home"), follow=True).content.decode()
 
 
 def test_an_admin_reaches_pages_admin_and_api(client, admin_user):

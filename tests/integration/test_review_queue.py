@@ -155,3 +155,32 @@ def test_annotators_get_403_on_admin_pages_and_never_see_selector_names(
     assert "left headshot" in page
     for name in SELECTORS:
         assert name not in page
+
+
+def test_an_admin_creates_campaigns_in_the_admin_form(client, scored_title):
+    admin, _ = user_create(username="boss", role="admin", password="pw-admin-1")
+    client.force_login(admin)
+    url = reverse("admin:curation_campaign_add")
+    form = {
+        "name": "AB",
+        "kind": "ab",
+        "titles": [scored_title.pk],
+        "overlap": 2,
+        "seed": 3,
+        "lease_seconds": 300,
+    }
+
+    refused = client.post(url, form | {"selectors": ["filtering"]})
+    created = client.post(url, form | {"selectors": ["filtering", "regression"]})
+
+    assert "exactly two selectors" in refused.content.decode()
+    campaign = Campaign.objects.get()
+    assert created["Location"] == reverse("campaign-detail", args=[campaign.pk])
+    assert (campaign.kind, campaign.overlap, campaign.selectors) == (
+        "ab",
+        2,
+        ["filtering", "regression"],
+    )
+    assert campaign.items.count() == 6
+    page = client.get(created["Location"]).content.decode()
+    assert "0 / " in page and "No judgments yet" in page
