@@ -55,11 +55,16 @@ def test_key_press_to_next_item(page, live_server, scored_title):  # noqa: F811
         page.wait_for_function("n => window.__latencies.length > n", arg=n)
         assert page.evaluate("document.querySelector('#item form')?.dataset.item") != before
         page.wait_for_timeout(400)
-    server = sorted(page.evaluate(
-        "performance.getEntriesByType('resource').filter(e => e.name.includes('/answer/'))"
-        ".map(e => e.responseStart - e.requestStart)"))
-    print(f"\nserver time of an answer (request sent -> first byte): median "
-          f"{statistics.median(server):.0f} ms, max {max(server):.0f} ms")
+    server = sorted(
+        page.evaluate(
+            "performance.getEntriesByType('resource').filter(e => e.name.includes('/answer/'))"
+            ".map(e => e.responseStart - e.requestStart)"
+        )
+    )
+    print(
+        f"\nserver time of an answer (request sent -> first byte): median "
+        f"{statistics.median(server):.0f} ms, max {max(server):.0f} ms"
+    )
     latencies = sorted(page.evaluate("window.__latencies"))
     p90 = latencies[int(0.9 * (len(latencies) - 1))]
     print(

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from curation import review_views, scoring_views, views
+from curation import evaluation_views, review_views, scoring_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,6 +19,8 @@ urlpatterns = [
     path("campaigns/", review_views.campaign_list, name="campaign-list"),
     path("campaigns/<int:campaign_id>/", review_views.campaign_detail, name="campaign-detail"),
     path("campaigns/<int:campaign_id>/close/", review_views.campaign_close, name="campaign-close"),
+    path("evaluation/", evaluation_views.dashboard, name="evaluation"),
+    path("evaluation/export/<str:fmt>/", evaluation_views.download, name="evaluation-download"),
     path("faces/<int:face_id>/crop.jpg", views.face_crop, name="face-crop"),
     path("media/<path:path>", views.media, name="media"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
