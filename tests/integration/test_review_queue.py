@@ -141,7 +141,10 @@ def test_annotators_get_403_on_admin_pages_and_never_see_selector_names(
     client, scored_title, annotators
 ):
     campaign = campaign_create(
-        name="ab", kind="ab", titles=[scored_title], selectors=["filtering", "regression"]
+        name="filtering vs regression",
+        kind="ab",
+        titles=[scored_title],
+        selectors=["filtering", "regression"],
     )
     client.force_login(annotators[0])
     for url in (
@@ -152,9 +155,11 @@ def test_annotators_get_403_on_admin_pages_and_never_see_selector_names(
     ):
         assert client.get(url).status_code == 403, url
     page = client.get(reverse("review-queue", args=[campaign.pk])).content.decode().lower()
+    home = client.get(reverse("review-home")).content.decode().lower()
     assert "left headshot" in page
     for name in SELECTORS:
         assert name not in page
+        assert name not in home
 
 
 def test_an_admin_creates_campaigns_in_the_admin_form(client, scored_title):
