@@ -7,6 +7,7 @@ and A/B answers are sides, mapped to selectors on the server.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
@@ -113,8 +114,6 @@ def item_image(request: HttpRequest, item_id: int, slot: str) -> HttpResponse:
     selection_crop = crop.first()
     if selection_crop is None:
         return face_crop_response(face, size=600)
-    from django.core.files.storage import default_storage
-
     return FileResponse(default_storage.open(selection_crop, "rb"), content_type="image/jpeg")
 
 

@@ -13,6 +13,15 @@ FACE_DATA_DIR = Path(os.environ.get("FACE_DATA_DIR", REPO.parent / "shared" / "d
 SMALL_CLUSTERS = ("Abdullah_Gul", "Bill_Gates", "Halle_Berry")
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the data folder that tests/settings.py made for this run (workers are gone)."""
+    from django.conf import settings
+
+    data = Path(settings.DATA_DIR)
+    if data.name.startswith("face-curation-tests-"):
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def face_data(*parts: str) -> Path:
     """A path in the real face data, or a skip saying where the data was looked for."""
     path = FACE_DATA_DIR.joinpath(*parts)

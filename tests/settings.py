@@ -9,7 +9,8 @@ import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/curation")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
-os.environ.setdefault("FACE_CURATION_DATA_DIR", tempfile.mkdtemp(prefix="face-curation-tests-"))
+if "FACE_CURATION_DATA_DIR" not in os.environ:  # workers started by the tests inherit it
+    os.environ["FACE_CURATION_DATA_DIR"] = tempfile.mkdtemp(prefix="face-curation-tests-")
 
 from curation.settings import *  # noqa: E402,F403
 

@@ -12,6 +12,7 @@ import io
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -267,8 +268,6 @@ def crops_make(*, run: ScoringRun, limit: int | None = None) -> int:
 
 
 def _jsonable(value) -> dict:
-    from dataclasses import asdict
-
     def convert(item):
         if isinstance(item, dict):
             return {str(key): convert(inner) for key, inner in item.items()}
