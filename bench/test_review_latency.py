@@ -42,7 +42,7 @@ def test_key_press_to_next_item(page, live_server, scored_title):  # noqa: F811
         name="Latency",
         kind="grade",
         titles=[scored_title],
-        selectors=["baseline", "sharpness", "filtering", "regression"],
+        selectors=["baseline", "fiqa", "filtering", "regression"],
     )
     page.add_init_script(STAMP)
     log_in(page, live_server, "ann", "pw-ann-1")

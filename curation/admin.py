@@ -114,6 +114,9 @@ class FaceAdmin(admin.ModelAdmin):
         "yaw",
         "pitch",
         "roll",
+        "fiqa",
+        "exposure",
+        "identity",
         "quality",
     ]
     list_filter = ["title", ("quality", admin.EmptyFieldListFilter)]

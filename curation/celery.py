@@ -1,9 +1,10 @@
 """The Celery app. Queues: ``gpu`` (detection, features; torch's device) and ``cpu``."""
 
 import os
+import sys
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curation.settings")
 
@@ -18,3 +19,15 @@ def resume_unfinished_runs(**_) -> None:
     from curation.pipeline.runs import runs_resume
 
     runs_resume()
+
+
+@worker_init.connect
+def refuse_bad_model_settings(**_) -> None:
+    """A worker whose scoring models cannot load stops at once, with one line per problem."""
+    from curation.pipeline.extractors import model_problems
+
+    problems = model_problems()
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        os._exit(2)  # Celery would catch SystemExit and log a traceback

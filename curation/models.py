@@ -75,6 +75,14 @@ class Cluster(models.Model):
 
     title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="clusters")
     label = models.CharField(max_length=200)
+    identity_run = models.ForeignKey(
+        "ScoringRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The scoring run that last measured its faces' identity.",
+    )
 
     class Meta:
         ordering = ["title", "label"]
@@ -110,9 +118,23 @@ class Face(models.Model):
     yaw = models.FloatField(null=True, blank=True)
     pitch = models.FloatField(null=True, blank=True)
     roll = models.FloatField(null=True, blank=True)
+    fiqa = models.FloatField(
+        null=True, blank=True, help_text="Learned face quality (LightQNet), in (0, 1)."
+    )
+    exposure = models.FloatField(
+        null=True, blank=True, help_text="0 well exposed, -1 lost in shadow, +1 burnt out."
+    )
+    identity = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Likeness to the cluster's person, in [0, 1]; empty when not embedded.",
+    )
+    embedding = models.BinaryField(
+        null=True, blank=True, help_text="dlib face descriptor, 128 float16 (256 bytes)."
+    )
     quality = models.FloatField(null=True, blank=True)
     feature_version = models.CharField(
-        max_length=100, blank=True, help_text="Which extractors produced the features."
+        max_length=300, blank=True, help_text="Which extractors produced the features."
     )
     quality_version = models.CharField(
         max_length=100, blank=True, help_text="Which quality model produced the quality."
@@ -207,6 +229,10 @@ class QualityModel(models.Model):
 
     version = models.PositiveIntegerField(unique=True)
     artifact = models.FileField(upload_to="quality-models/", max_length=500)
+    features = models.JSONField(default=list, help_text="The features it learned from.")
+    feature_version = models.CharField(
+        max_length=300, blank=True, help_text="The extractors of its training faces."
+    )
     params = models.JSONField(default=dict)
     summary = models.JSONField(default=dict)
     titles = models.JSONField(default=list, help_text="Names of the titles trained on.")
@@ -256,6 +282,7 @@ class ScoringRun(models.Model):
 
     class Stage(models.TextChoices):
         FEATURES = "features"
+        IDENTITY = "identity"
         QUALITY = "quality"
         SELECTION = "selection"
         CROPS = "crops"
@@ -267,6 +294,8 @@ class ScoringRun(models.Model):
     chunk_size = models.PositiveIntegerField(default=64)
     faces_total = models.PositiveIntegerField(default=0)
     faces_done = models.PositiveIntegerField(default=0)
+    clusters_total = models.PositiveIntegerField(default=0)
+    clusters_done = models.PositiveIntegerField(default=0)
     crops_total = models.PositiveIntegerField(default=0)
     crops_done = models.PositiveIntegerField(default=0)
     stage_started_at = models.DateTimeField(null=True, blank=True)
@@ -292,7 +321,7 @@ class Selection(models.Model):
 
     class Selector(models.TextChoices):
         BASELINE = "baseline"
-        SHARPNESS = "sharpness"
+        FIQA = "fiqa", "FaceQNet (fiqa)"
         FILTERING = "filtering"
         REGRESSION = "regression"
 

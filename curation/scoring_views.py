@@ -45,6 +45,8 @@ def progress_context(title: Title, run: ScoringRun | None) -> dict:
         row = {"name": stage, "seconds": run.stage_seconds.get(stage), "done": None, "total": None}
         if stage == ScoringRun.Stage.FEATURES:
             row |= {"done": run.faces_done, "total": run.faces_total}
+        elif stage == ScoringRun.Stage.IDENTITY:
+            row |= {"done": run.clusters_done, "total": run.clusters_total}
         elif stage == ScoringRun.Stage.CROPS:
             row |= {"done": run.crops_done, "total": run.crops_total}
         row["state"] = (

@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from scoring import bundled
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -150,10 +152,14 @@ IMPORT_MAX_ZIP_BYTES = envint("IMPORT_MAX_ZIP_BYTES", 20 * 1024**3)
 IMPORT_BATCH_SIZE = envint("IMPORT_BATCH_SIZE", 32)
 IMPORT_MIN_CONFIDENCE = float(os.environ.get("IMPORT_MIN_CONFIDENCE", "0.9"))
 
-# Scoring. FSA-Net pose models (ONNX, averaged) and an optional FaceQNet-style ONNX model that
-# replaces the built-in sharpness; without them pose comes from the MTCNN landmarks.
-POSE_MODEL_PATHS = envlist("POSE_MODEL_PATHS", "")
-FACE_QUALITY_ONNX = os.environ.get("FACE_QUALITY_ONNX", "")
+# Scoring models. By default the ones shipped in scoring/weights: the FSA-Net pair for pose and
+# LightQNet for the learned face quality. POSE_MODEL=landmarks takes pose from the MTCNN landmarks
+# instead. A configured file that is missing or malformed stops the app and the worker at start.
+POSE_MODEL = os.environ.get("POSE_MODEL", "fsanet")
+POSE_MODEL_PATHS = envlist("POSE_MODEL_PATHS", "") or [str(p) for p in bundled.FSANET_MODELS]
+FIQA_MODEL_PATH = os.environ.get("FIQA_MODEL_PATH", "") or str(bundled.LIGHTQNET_MODEL)
+# A quality model trains on at most this many faces (drawn at random across titles).
+QUALITY_TRAIN_MAX_FACES = envint("QUALITY_TRAIN_MAX_FACES", 100_000)
 SCORING_CHUNK_SIZE = envint("SCORING_CHUNK_SIZE", 64)
 
 # Celery. Embedded default: a broker kept in files, no service needed. Production: Redis.
@@ -186,6 +192,7 @@ CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_ROUTES = {
     "curation.tasks.run_import_job": {"queue": "gpu"},
     "curation.tasks.score_features": {"queue": "gpu"},
+    "curation.tasks.score_identity": {"queue": "gpu"},
     "curation.tasks.score_selection": {"queue": "cpu"},
     "curation.tasks.score_crops": {"queue": "cpu"},
 }

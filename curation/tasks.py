@@ -17,6 +17,11 @@ def score_features(run_id: int, face_ids: list[int]) -> None:
 
 
 @shared_task(acks_late=True)
+def score_identity(run_id: int, cluster_ids: list[int]) -> None:
+    runs.identity_chunk_run(run_id=run_id, cluster_ids=cluster_ids)
+
+
+@shared_task(acks_late=True)
 def score_selection(run_id: int) -> None:
     runs.selection_run(run_id=run_id)
 

@@ -1,8 +1,9 @@
-"""The paper's face features (§4), batched over many faces: brightness, resolution, sharpness, pose.
+"""Per-face features, batched over many faces: the paper's six (§4) and three learned ones.
 
 Faces come grouped by source image: an RGB uint8 image (H, W, 3), its face boxes (N, 4) as
 (x, y, w, h) in pixels, and the faces' MTCNN landmarks (N, 5, 2). The result is a
-:class:`FeatureTable` of (N,) float64 columns.
+:class:`FeatureTable` of (N,) float64 columns. ``identity`` needs the face's cluster, so the
+extractor leaves it NaN and ``scoring.identity`` fills it in per cluster.
 """
 
 from __future__ import annotations
@@ -13,21 +14,35 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from scoring.bundled import FSANET_MODELS, LIGHTQNET_MODEL
 from scoring.device import default_device
+from scoring.exposure import exposure, exposure_goodness
+from scoring.fiqa import LightQNet, aligned_faces
+from scoring.identity import VERSION as IDENTITY_VERSION
 from scoring.pose import FsaNetPose, landmark_pose
 from scoring.runtime import onnx_providers
-from scoring.sharpness import OnnxQuality, OnnxQualitySpec, sharpness
+from scoring.sharpness import sharpness
 
-FEATURE_NAMES = ("brightness", "resolution", "sharpness", "roll", "pitch", "yaw")
+PAPER_FEATURES = ("brightness", "resolution", "sharpness", "roll", "pitch", "yaw")
+FEATURE_NAMES = (*PAPER_FEATURES, "fiqa", "exposure", "identity")
 POSE_FEATURES = frozenset({"yaw", "pitch", "roll"})
+# Features whose sign says a direction, not a quality: |value| is what matters.
+SIGNED_FEATURES = POSE_FEATURES | {"exposure"}
 
 
 @dataclass(frozen=True, eq=False)
 class FeatureTable:
-    """Features of N faces, one read-only (N,) float64 array each.
+    """Features of N faces, one read-only (N,) float64 array each; NaN = not measured.
 
-    ``brightness`` in [0, 100], ``resolution`` in square pixels, ``sharpness`` in [0, 1],
-    ``yaw``/``pitch``/``roll`` in degrees (see ``scoring.pose`` for the signs).
+    - ``brightness`` in [0, 100]: mean HSV value of the box (the paper's);
+    - ``resolution`` in square pixels: the box area;
+    - ``sharpness`` in [0, 1]: edge width (``scoring.sharpness``);
+    - ``yaw``/``pitch``/``roll`` in degrees (see ``scoring.pose`` for the signs);
+    - ``fiqa`` in (0, 1): LightQNet's learned quality (``scoring.fiqa``);
+    - ``exposure`` in [-1, 1]: 0 well exposed, < 0 dark, > 0 burnt (``scoring.exposure``);
+    - ``identity`` in [0, 1]: likeness to the cluster's person (``scoring.identity``).
+
+    The three learned columns may be omitted (all NaN), as for tables of the paper's features.
     """
 
     brightness: np.ndarray
@@ -36,16 +51,23 @@ class FeatureTable:
     roll: np.ndarray
     pitch: np.ndarray
     yaw: np.ndarray
+    fiqa: np.ndarray | None = None
+    exposure: np.ndarray | None = None
+    identity: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        lengths = set()
+        length = len(np.reshape(self.brightness, -1))
         for name in FEATURE_NAMES:
-            column = np.array(getattr(self, name), dtype=np.float64).reshape(-1)
+            value = getattr(self, name)
+            column = (
+                np.full(length, np.nan)
+                if value is None
+                else np.array(value, dtype=np.float64).reshape(-1)
+            )
+            if len(column) != length:
+                raise ValueError(f"feature {name} has {len(column)} rows, brightness {length}")
             column.setflags(write=False)
             object.__setattr__(self, name, column)
-            lengths.add(len(column))
-        if len(lengths) != 1:
-            raise ValueError(f"feature columns differ in length: {sorted(lengths)}")
 
     def __len__(self) -> int:
         return len(self.brightness)
@@ -57,16 +79,22 @@ class FeatureTable:
 
     def matrix(self, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
         """The features as an (N, len(names)) array, columns in the order of ``names``."""
-        return np.stack([self.column(name) for name in names], axis=1)
+        return np.stack([self.column(name) for name in names], axis=1).reshape(
+            len(self), len(names)
+        )
 
     def take(self, indices: Sequence[int] | np.ndarray) -> FeatureTable:
         """The rows ``indices``, in that order."""
         rows = np.asarray(indices, dtype=np.intp)
         return FeatureTable(**{name: self.column(name)[rows] for name in FEATURE_NAMES})
 
+    def replace(self, **columns: np.ndarray) -> FeatureTable:
+        """A copy with some columns replaced."""
+        return FeatureTable(**{name: self.column(name) for name in FEATURE_NAMES} | columns)
+
     @classmethod
     def from_matrix(cls, matrix: np.ndarray, names: Sequence[str] = FEATURE_NAMES) -> FeatureTable:
-        """A table from an (N, 6) array whose columns are ``names``."""
+        """A table from an (N, len(names)) array whose columns are ``names``."""
         matrix = np.asarray(matrix, dtype=np.float64).reshape(-1, len(names))
         return cls(**{name: matrix[:, i] for i, name in enumerate(names)})
 
@@ -79,6 +107,19 @@ class FeatureTable:
                 for name in FEATURE_NAMES
             }
         )
+
+
+def goodness(table: FeatureTable, feature: str) -> np.ndarray:
+    """The feature oriented so that larger is better; shape (N,), NaN where not measured.
+
+    Pose: ``-|angle|``; exposure: ``-(|exposure| - tolerance)``, 0 within it; else the value.
+    """
+    values = table.column(feature)
+    if feature in POSE_FEATURES:
+        return -np.abs(values)
+    if feature == "exposure":
+        return exposure_goodness(values)
+    return values
 
 
 def box_pixels(image: np.ndarray, box: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -107,16 +148,30 @@ def resolution(boxes: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Which models compute the features.
+    """Which models compute the features; the defaults are the models shipped in this package.
 
     ``pose_models``: FSA-Net ONNX files, averaged; empty means pose from landmark geometry.
-    ``quality_model``: a FaceQNet-style ONNX model replacing the built-in sharpness; None keeps it.
+    ``fiqa_model``: a LightQNet ONNX file; None leaves ``fiqa`` unmeasured (NaN).
     ``device``: "cuda" or "cpu"; None picks CUDA when present.
     """
 
-    pose_models: tuple[str, ...] = ()
-    quality_model: OnnxQualitySpec | None = None
+    pose_models: tuple[str, ...] = tuple(str(path) for path in FSANET_MODELS)
+    fiqa_model: str | None = str(LIGHTQNET_MODEL)
     device: str | None = None
+
+    @property
+    def version(self) -> str:
+        """Names what produces the features (not the device: it does not change them)."""
+        pose = (
+            "fsanet:" + "+".join(_stem(p) for p in self.pose_models)
+            if self.pose_models
+            else "landmarks-1"
+        )
+        fiqa = _stem(self.fiqa_model) if self.fiqa_model else "none"
+        return (
+            f"sharpness=edge-blur-1;pose={pose};fiqa={fiqa};exposure=key-clip-1;"
+            f"identity={IDENTITY_VERSION}"
+        )
 
 
 @dataclass
@@ -127,35 +182,18 @@ class FeatureExtractor:
 
     def __post_init__(self) -> None:
         device = self.config.device or default_device()
-        providers = (
-            onnx_providers(device) if (self.config.pose_models or self.config.quality_model) else []
-        )
-        self._pose = (
-            FsaNetPose(self.config.pose_models, providers) if (self.config.pose_models) else None
-        )
-        self._quality = (
-            OnnxQuality(self.config.quality_model, providers)
-            if (self.config.quality_model)
-            else None
-        )
+        providers = onnx_providers(device)
+        pose_models, fiqa_model = self.config.pose_models, self.config.fiqa_model
+        self._pose = FsaNetPose(pose_models, providers) if pose_models else None
+        self._fiqa = LightQNet(fiqa_model, providers) if fiqa_model else None
 
     @property
     def version(self) -> str:
         """Names what produced the features, to store beside them."""
-        sharp = (
-            "onnx:" + _stem(self.config.quality_model.path)
-            if self.config.quality_model
-            else ("edge-blur-1")
-        )
-        pose = (
-            "fsanet:" + "+".join(_stem(p) for p in self.config.pose_models)
-            if (self.config.pose_models)
-            else "landmarks-1"
-        )
-        return f"sharpness={sharp};pose={pose}"
+        return self.config.version
 
     def extract(self, image: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> FeatureTable:
-        """Features of the faces of one RGB uint8 image (H, W, 3).
+        """Features of the faces of one RGB uint8 image (H, W, 3); ``identity`` is NaN.
 
         ``boxes`` (N, 4) as (x, y, w, h); ``landmarks`` (N, 5, 2). Returns N rows, in order.
         """
@@ -169,14 +207,16 @@ class FeatureExtractor:
             pose = self._pose(image, boxes, landmarks)
         else:
             pose = landmark_pose(boxes, landmarks)
-        sharp = self._quality(image, boxes) if self._quality else sharpness(image, boxes)
+        aligned = aligned_faces(image, landmarks)
         return FeatureTable(
             brightness=brightness(image, boxes),
             resolution=resolution(boxes),
-            sharpness=sharp,
+            sharpness=sharpness(image, boxes),
             yaw=pose[:, 0],
             pitch=pose[:, 1],
             roll=pose[:, 2],
+            fiqa=self._fiqa.score_crops(aligned) if self._fiqa else None,
+            exposure=exposure(aligned),
         )
 
     def extract_many(
@@ -187,4 +227,4 @@ class FeatureExtractor:
 
 
 def _stem(path: str) -> str:
-    return path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".onnx")
+    return str(path).replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".onnx")

@@ -1,53 +1,89 @@
 """Weak-label quality regression (§6.1.3): labels from feature percentiles, a random forest on them.
 
 Labels need the whole face population (percentiles); the trained forest then scores any single
-face from its six features, giving an absolute quality in [0, 1].
+face from its features, giving an absolute quality in [0, 1]. A feature may be NaN (unmeasured):
+the labels leave it out for that face, and the forest routes missing values itself.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scoring.features import FEATURE_NAMES, POSE_FEATURES, FeatureTable
+from scoring.features import FEATURE_NAMES, PAPER_FEATURES, SIGNED_FEATURES, FeatureTable
 from scoring.selectors import goodness, percentiles
 
-_FORMAT = "face-curation-quality-model/1"
+_FORMAT = "face-curation-quality-model/2"
+
+_DEFAULT_WEIGHTS = {
+    "brightness": 0.25,
+    "resolution": 1.0,
+    "sharpness": 1.0,
+    "roll": 0.5,
+    "pitch": 1.0,
+    "yaw": 1.5,
+    "fiqa": 2.0,
+    "exposure": 1.0,
+    "identity": 1.0,
+}
+# Per bucket, worst to best: (population percentile P, value S) per feature.
+_DEFAULT_BUCKETS = (
+    {
+        "brightness": (10, 25), "resolution": (10, 40.0**2), "sharpness": (10, 0.2),
+        "roll": (10, 30), "pitch": (10, 30), "yaw": (10, 40),
+        "fiqa": (10, 0.45), "exposure": (10, 0.75), "identity": (10, 0.35),
+    },
+    {
+        "brightness": (25, 35), "resolution": (25, 60.0**2), "sharpness": (25, 0.3),
+        "roll": (25, 20), "pitch": (25, 20), "yaw": (25, 25),
+        "fiqa": (25, 0.50), "exposure": (25, 0.55), "identity": (25, 0.40),
+    },
+    {
+        "brightness": (45, 45), "resolution": (50, 100.0**2), "sharpness": (50, 0.4),
+        "roll": (40, 12), "pitch": (45, 12), "yaw": (50, 15),
+        "fiqa": (50, 0.55), "exposure": (45, 0.40), "identity": (40, 0.45),
+    },
+    {
+        "brightness": (65, 55), "resolution": (75, 150.0**2), "sharpness": (75, 0.5),
+        "roll": (60, 6), "pitch": (65, 8), "yaw": (75, 8),
+        "fiqa": (75, 0.58), "exposure": (65, 0.25), "identity": (60, 0.55),
+    },
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class QualityParams:
-    """Every parameter of the weak labels and the regressor, per feature in ``FEATURE_NAMES``
-    order (brightness, resolution, sharpness, roll, pitch, yaw).
+    """Every parameter of the weak labels and the regressor; per-feature ones keyed by name.
 
-    - ``weights``: Heuristic1 = Σ wᵢ·percentileᵢ / (100·Σ wᵢ), in [0, 1]. Yaw and sharpness weigh
-      most (a side face or a blurred one is hard to recognise); roll least (it can be levelled).
+    - ``features``: the features labelled and learned from; drop one to turn it off.
+    - ``weights``: Heuristic1 = Σ wᵢ·percentileᵢ / (100·Σ wᵢ) over the face's measured features,
+      in [0, 1]. The learned quality weighs most (it sees blur, noise, compression, occlusion);
+      yaw next (a side face is hard to recognise); brightness least (exposure measures light).
     - ``bucket_percentiles[k]`` / ``bucket_values[k]``: bucket k+1 is reached when for every
-      feature i the population percentile ≥ P_i^k or the value reaches S_i^k ("value ≥ S", or for
-      pose |angle| ≤ S degrees). Buckets are ordered worst to best and must tighten; bucket score =
-      the highest bucket reached / number of buckets (0 when none).
+      feature i the population percentile ≥ P_i^k or the value reaches S_i^k ("value ≥ S", or
+      for pose and exposure |value| ≤ S), an unmeasured feature passing. Buckets are ordered
+      worst to best and must tighten; bucket score = the highest bucket reached / their number.
     - label = (Heuristic1 + bucket score) / 2.
     - The forest: ``trees``, ``min_samples_leaf``, ``seed``; ``held_out`` of the faces (at random,
       by ``seed``) measure R² and are not trained on.
+
+    ``QualityParams()`` is the default over all nine features; :meth:`paper` is the paper's six
+    with the values we first ran.
     """
 
-    weights: tuple[float, ...] = (0.5, 1.0, 1.5, 0.5, 1.0, 1.5)
-    bucket_percentiles: tuple[tuple[float, ...], ...] = (
-        (10.0, 10.0, 10.0, 10.0, 10.0, 10.0),
-        (25.0, 25.0, 25.0, 25.0, 25.0, 25.0),
-        (45.0, 50.0, 50.0, 40.0, 45.0, 50.0),
-        (65.0, 75.0, 75.0, 60.0, 65.0, 75.0),
+    features: tuple[str, ...] = FEATURE_NAMES
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
+    bucket_percentiles: tuple[Mapping[str, float], ...] = tuple(
+        {name: p for name, (p, _) in bucket.items()} for bucket in _DEFAULT_BUCKETS
     )
-    bucket_values: tuple[tuple[float, ...], ...] = (
-        (25.0, 40.0**2, 0.2, 30.0, 30.0, 40.0),
-        (35.0, 60.0**2, 0.3, 20.0, 20.0, 25.0),
-        (45.0, 100.0**2, 0.4, 12.0, 12.0, 15.0),
-        (55.0, 150.0**2, 0.5, 6.0, 8.0, 8.0),
+    bucket_values: tuple[Mapping[str, float], ...] = tuple(
+        {name: float(v) for name, (_, v) in bucket.items()} for bucket in _DEFAULT_BUCKETS
     )
     trees: int = 200
     min_samples_leaf: int = 2
@@ -55,39 +91,80 @@ class QualityParams:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        width = len(FEATURE_NAMES)
-        if len(self.weights) != width or min(self.weights) < 0 or sum(self.weights) <= 0:
-            raise ValueError(f"weights: {width} non-negative numbers, not all zero")
+        object.__setattr__(self, "features", tuple(self.features))
+        unknown = set(self.features) - set(FEATURE_NAMES)
+        if unknown or not self.features or len(set(self.features)) != len(self.features):
+            raise ValueError(
+                f"features: distinct names among {', '.join(FEATURE_NAMES)}; "
+                f"got {', '.join(self.features) or 'none'}"
+            )
+        weights = [self.weights.get(name) for name in self.features]
+        if None in weights or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("weights: a non-negative number per feature, not all zero")
         if len(self.bucket_percentiles) != len(self.bucket_values):
             raise ValueError("bucket_percentiles and bucket_values need one row per bucket")
         for row in (*self.bucket_percentiles, *self.bucket_values):
-            if len(row) != width:
-                raise ValueError(f"every bucket row needs {width} numbers")
+            missing = [name for name in self.features if name not in row]
+            if missing:
+                raise ValueError(f"every bucket row needs a value for {', '.join(missing)}")
         for lower, upper in itertools.pairwise(self.bucket_percentiles):
-            if any(b < a for a, b in zip(lower, upper, strict=True)):
+            if any(upper[name] < lower[name] for name in self.features):
                 raise ValueError("bucket_percentiles must not loosen from one bucket to the next")
         for lower, upper in itertools.pairwise(self.bucket_values):
-            for name, a, b in zip(FEATURE_NAMES, lower, upper, strict=True):
-                if (b > a) if name in POSE_FEATURES else (b < a):
+            for name in self.features:
+                a, b = lower[name], upper[name]
+                if (b > a) if name in SIGNED_FEATURES else (b < a):
                     raise ValueError(f"bucket_values of {name} must not loosen")
         if not 0 < self.held_out < 1:
             raise ValueError("held_out must be in (0, 1)")
 
     @classmethod
+    def paper(cls) -> QualityParams:
+        """The paper's six features, with the weights and buckets we first ran."""
+        weights = (0.5, 1.0, 1.5, 0.5, 1.0, 1.5)
+        percentiles_ = (
+            (10, 10, 10, 10, 10, 10),
+            (25, 25, 25, 25, 25, 25),
+            (45, 50, 50, 40, 45, 50),
+            (65, 75, 75, 60, 65, 75),
+        )
+        values = (
+            (25, 40.0**2, 0.2, 30, 30, 40),
+            (35, 60.0**2, 0.3, 20, 20, 25),
+            (45, 100.0**2, 0.4, 12, 12, 15),
+            (55, 150.0**2, 0.5, 6, 8, 8),
+        )
+        return cls(
+            features=PAPER_FEATURES,
+            weights=dict(zip(PAPER_FEATURES, weights, strict=True)),
+            bucket_percentiles=tuple(
+                {n: float(v) for n, v in zip(PAPER_FEATURES, row, strict=True)}
+                for row in percentiles_
+            ),
+            bucket_values=tuple(
+                {n: float(v) for n, v in zip(PAPER_FEATURES, row, strict=True)} for row in values
+            ),
+        )
+
+    def with_features(self, features: tuple[str, ...]) -> QualityParams:
+        """The same parameters over fewer features (turning the others off)."""
+        return replace(self, features=tuple(features))
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QualityParams:
         """The parameters from ``asdict`` output read back from JSON or a pickle."""
-        converted: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in ("bucket_percentiles", "bucket_values"):
-                converted[key] = tuple(tuple(row) for row in value)
-            else:
-                converted[key] = tuple(value) if isinstance(value, list) else value
+        converted = dict(data)
+        converted["features"] = tuple(data["features"])
+        for key in ("bucket_percentiles", "bucket_values"):
+            converted[key] = tuple(dict(row) for row in data[key])
+        converted["weights"] = dict(data["weights"])
         return cls(**converted)
 
 
 @dataclass(frozen=True, eq=False)
 class WeakLabels:
-    """Per face (N,): population percentiles (N, 6), Heuristic1, bucket score and the label."""
+    """Per face (N,): population percentiles (N, F) over ``params.features`` (NaN where not
+    measured), Heuristic1, bucket score and the label."""
 
     percentiles: np.ndarray
     heuristic: np.ndarray
@@ -97,23 +174,33 @@ class WeakLabels:
 
 def weak_labels(table: FeatureTable, params: QualityParams = QualityParams()) -> WeakLabels:
     """The weak labels of every face of the population ``table``."""
-    pct = np.stack([percentiles(goodness(table, name)) for name in FEATURE_NAMES], axis=1)
-    weights = np.asarray(params.weights)
-    heuristic = pct @ weights / (100.0 * weights.sum())
+    names = params.features
+    pct = np.stack([percentiles(goodness(table, name)) for name in names], axis=1)
+    pct = pct.reshape(len(table), len(names))
+    measured = np.isfinite(pct)
+    weights = np.asarray([params.weights[name] for name in names], dtype=np.float64)
+    weight_sum = measured @ weights
+    heuristic = np.divide(
+        np.where(measured, pct, 0.0) @ weights,
+        100.0 * weight_sum,
+        out=np.zeros(len(table)),
+        where=weight_sum > 0,
+    )
 
     reached = np.zeros(len(table))
     for k, (needed_pct, needed_value) in enumerate(
         zip(params.bucket_percentiles, params.bucket_values, strict=True), start=1
     ):
         meets = np.ones(len(table), dtype=bool)
-        for i, name in enumerate(FEATURE_NAMES):
+        for i, name in enumerate(names):
             value = table.column(name)
-            by_value = (
-                np.abs(value) <= needed_value[i]
-                if name in POSE_FEATURES
-                else value >= needed_value[i]
-            )
-            meets &= (pct[:, i] >= needed_pct[i]) | by_value
+            with np.errstate(invalid="ignore"):
+                by_value = (
+                    np.abs(value) <= needed_value[name]
+                    if name in SIGNED_FEATURES
+                    else value >= needed_value[name]
+                )
+                meets &= ~measured[:, i] | (pct[:, i] >= needed_pct[name]) | by_value
         reached[meets] = k
     bucket = reached / len(params.bucket_values)
     return WeakLabels(pct, heuristic, bucket, (heuristic + bucket) / 2.0)
@@ -133,19 +220,38 @@ class TrainingSummary:
     feature_importances: dict[str, float] = field(default_factory=dict)
 
 
+class FeatureVersionMismatch(ValueError):
+    """Faces measured by other extractors than the ones a model was trained on."""
+
+
 @dataclass(frozen=True, eq=False)
 class QualityModel:
-    """A trained random forest with the parameters and summary it came from."""
+    """A trained random forest with the parameters, summary and feature version it came from.
+
+    ``feature_version`` names the extractors of its training faces (``FeatureExtractor.version``);
+    the model refuses faces measured by others, whose values mean something else.
+    """
 
     params: QualityParams
     summary: TrainingSummary
     forest: Any  # a fitted sklearn RandomForestRegressor
+    feature_version: str = ""
 
-    def predict(self, table: FeatureTable) -> np.ndarray:
-        """Quality in [0, 1] of each face; shape (N,)."""
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.params.features
+
+    def predict(self, table: FeatureTable, feature_version: str | None = None) -> np.ndarray:
+        """Quality in [0, 1] of each face; shape (N,). Give the faces' ``feature_version`` to
+        have it checked against the training faces'."""
+        if feature_version is not None and feature_version != self.feature_version:
+            raise FeatureVersionMismatch(
+                f"the quality model was trained on features {self.feature_version or 'unknown'}"
+                f" but these faces were measured by {feature_version}: train a new model"
+            )
         if len(table) == 0:
             return np.empty(0)
-        return np.clip(self.forest.predict(_inputs(table)), 0.0, 1.0)
+        return np.clip(self.forest.predict(_inputs(table, self.features)), 0.0, 1.0)
 
     def save(self, path: str | Path) -> None:
         """Write the model, its parameters and summary to one file (a joblib pickle)."""
@@ -156,6 +262,7 @@ class QualityModel:
                 "format": _FORMAT,
                 "params": asdict(self.params),
                 "summary": asdict(self.summary),
+                "feature_version": self.feature_version,
                 "forest": self.forest,
             },
             path,
@@ -169,38 +276,51 @@ class QualityModel:
 
         data = joblib.load(path)
         if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a quality model file ({_FORMAT})")
+            found = data.get("format", "unknown") if isinstance(data, dict) else "unknown"
+            raise ValueError(
+                f"{Path(path).name} is not a {_FORMAT} quality model (found {found}): "
+                "train a new one"
+            )
         summary = data["summary"]
         summary["label_quantiles"] = tuple(summary["label_quantiles"])
         summary["bucket_counts"] = tuple(summary["bucket_counts"])
         return cls(
-            QualityParams.from_dict(data["params"]), TrainingSummary(**summary), data["forest"]
+            QualityParams.from_dict(data["params"]),
+            TrainingSummary(**summary),
+            data["forest"],
+            data["feature_version"],
         )
 
 
-def _inputs(table: FeatureTable) -> np.ndarray:
-    """The forest's (N, 6) input: the features, with |angle| for pose. The labels are symmetric
-    in the pose signs, so the forest need not learn each side of zero separately."""
+def _inputs(table: FeatureTable, names: tuple[str, ...]) -> np.ndarray:
+    """The forest's (N, F) input: the features, |value| for pose and exposure (the labels are
+    symmetric in their signs, so the forest need not learn each side of zero), NaN kept."""
     return np.stack(
         [
-            np.abs(table.column(name)) if name in POSE_FEATURES else table.column(name)
-            for name in FEATURE_NAMES
+            np.abs(table.column(name)) if name in SIGNED_FEATURES else table.column(name)
+            for name in names
         ],
         axis=1,
-    )
+    ).reshape(len(table), len(names))
 
 
 def train_quality_model(
-    table: FeatureTable, params: QualityParams = QualityParams()
+    table: FeatureTable, params: QualityParams = QualityParams(), feature_version: str = ""
 ) -> QualityModel:
-    """Label the population ``table`` and fit the forest; the same inputs give the same model."""
+    """Label the population ``table`` and fit the forest; the same inputs give the same model.
+
+    Features with no measured face are dropped from ``params.features`` (and so recorded)."""
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.metrics import r2_score
 
     if len(table) < 10:
         raise ValueError(f"need at least 10 faces to train, got {len(table)}")
+    measured = tuple(n for n in params.features if np.isfinite(table.column(n)).any())
+    if not measured:
+        raise ValueError("none of the model's features is measured on these faces")
+    params = params.with_features(measured)
     labels = weak_labels(table, params)
-    features = _inputs(table)
+    features = _inputs(table, params.features)
     order = np.random.default_rng(params.seed).permutation(len(table))
     cut = max(1, math.ceil(params.held_out * len(table)))
     test, train = order[:cut], order[cut:]
@@ -226,7 +346,7 @@ def train_quality_model(
         ),
         feature_importances={
             name: float(v)
-            for name, v in zip(FEATURE_NAMES, forest.feature_importances_, strict=True)
+            for name, v in zip(params.features, forest.feature_importances_, strict=True)
         },
     )
-    return QualityModel(params, summary, forest)
+    return QualityModel(params, summary, forest, feature_version)

@@ -11,18 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.features import FEATURE_NAMES, POSE_FEATURES, FeatureTable
+from scoring.features import FEATURE_NAMES, SIGNED_FEATURES, FeatureTable, goodness
 
-
-def goodness(table: FeatureTable, feature: str) -> np.ndarray:
-    """The feature oriented so that larger is better (``-|angle|`` for pose); shape (N,)."""
-    values = table.column(feature)
-    return -np.abs(values) if feature in POSE_FEATURES else values
+__all__ = ["goodness"]  # re-exported: callers orient features through the selectors module
 
 
 def _order(table: FeatureTable, first: np.ndarray) -> np.ndarray:
     """Row indices from best to worst by ``first`` (N,), then by every feature's goodness, then
-    by the raw values (so that, say, yaw +5 and -5 do not tie)."""
+    by the raw values (so that, say, yaw +5 and -5 do not tie). NaN ranks last."""
     keys = [table.column(name) for name in reversed(FEATURE_NAMES)]
     keys += [goodness(table, name) for name in reversed(FEATURE_NAMES)]
     keys.append(first)
@@ -64,9 +60,22 @@ def select_baseline(table: FeatureTable) -> int:
     return _best(table, -face_cost(table))
 
 
-def select_sharpness(table: FeatureTable) -> int:
-    """The sharpest face (the paper's "FaceQNet" column)."""
-    return _best(table, table.sharpness)
+def select_fiqa(table: FeatureTable) -> int:
+    """The face of highest learned quality ``fiqa``: the paper's "FaceQNet" column, a learned
+    face quality alone. Falls back to ``sharpness`` when ``fiqa`` was not measured."""
+    measured = np.isfinite(table.fiqa)
+    return _best(table, table.fiqa if measured.any() else table.sharpness)
+
+
+def candidate_priority(table: FeatureTable) -> np.ndarray:
+    """How good each face of a cluster looks by every measured feature but ``identity``: the mean
+    of its within-cluster percentiles, in [0, 100]; (N,). Decides which faces get embedded."""
+    columns = [
+        percentiles(goodness(table, name))
+        for name in FEATURE_NAMES
+        if name != "identity" and np.isfinite(table.column(name)).any()
+    ]
+    return np.nanmean(np.stack(columns), axis=0) if columns else np.zeros(len(table))
 
 
 def select_regression(table: FeatureTable, quality: np.ndarray) -> int:
@@ -81,11 +90,14 @@ def select_regression(table: FeatureTable, quality: np.ndarray) -> int:
 class FilterStage:
     """One filtering stage: a face survives when it passes ANY of the criteria that are set.
 
-    - ``threshold`` T: value better than T (for pose: |angle| < T degrees; else value > T);
+    - ``threshold`` T: value better than T (pose and exposure: |value| < T; else value > T);
     - ``top`` M: within the best M faces entering the stage;
     - ``percentile`` P: percentile among the faces entering the stage ≥ P, in [0, 100], where a
       face's percentile is the share of the other entering faces it is at least as good as (the
       best face has 100, so P ≤ 100 always keeps it).
+
+    A face whose feature was not measured (NaN) does not pass; when no entering face has it
+    measured, the stage keeps everyone (it cannot decide).
     """
 
     feature: str
@@ -104,16 +116,32 @@ class FilterStage:
             raise ValueError("percentile must be in [0, 100]")
 
 
-# Resolution first (a small face is never a good profile image), then frontal pose, then light,
-# and the sharpest survivor wins. A stage keeps what clears an absolute bar, the best 3, or the
-# better part of the faces entering it; a small cluster therefore loses few faces per stage.
-DEFAULT_STAGES = (
+# The paper's stages (§6.1.2) as we first ran them: resolution first (a small face is never a good
+# profile image), then frontal pose, then light, and the sharpest survivor wins. A stage keeps what
+# clears an absolute bar, the best 3, or the better part of the faces entering it; a small cluster
+# therefore loses few faces per stage.
+PAPER_STAGES = (
     FilterStage("resolution", threshold=120.0**2, top=3, percentile=50.0),
     FilterStage("yaw", threshold=12.0, top=3, percentile=50.0),
     FilterStage("pitch", threshold=12.0, top=3, percentile=40.0),
     FilterStage("roll", threshold=10.0, top=3, percentile=30.0),
     FilterStage("brightness", threshold=40.0, top=3, percentile=30.0),
     FilterStage("sharpness", threshold=0.5, top=3, percentile=50.0),
+)
+
+# The default: the same shape, with the learned measures. Wrong-person faces go first (an
+# identity below 0.4 is someone else), exposure replaces brightness (it ignores hair and
+# background and sees clipping), the edge-width sharpness drops the blurred half, and the best
+# learned quality among the survivors wins. Evidence: bench/README.md, "Method quality".
+DEFAULT_STAGES = (
+    FilterStage("identity", threshold=0.45, top=3, percentile=25.0),
+    FilterStage("resolution", threshold=120.0**2, top=3, percentile=50.0),
+    FilterStage("yaw", threshold=12.0, top=3, percentile=50.0),
+    FilterStage("pitch", threshold=12.0, top=3, percentile=40.0),
+    FilterStage("roll", threshold=10.0, top=3, percentile=30.0),
+    FilterStage("exposure", threshold=0.35, top=3, percentile=50.0),
+    FilterStage("sharpness", threshold=0.5, top=3, percentile=50.0),
+    FilterStage("fiqa", top=3, percentile=50.0),
 )
 
 
@@ -137,24 +165,38 @@ class FilterResult:
 
 def percentiles(values: np.ndarray) -> np.ndarray:
     """Percentile in [0, 100] of each of (N,) ``values``, larger better: the share of the other
-    values that it is at least as large as (100 for a single value)."""
+    values that it is at least as large as (100 for a single value). NaN values stay NaN and
+    are not counted among the others."""
     values = np.asarray(values, dtype=np.float64)
-    if len(values) <= 1:
-        return np.full(len(values), 100.0)
-    ordered = np.sort(values)
-    at_most = np.searchsorted(ordered, values, side="right") - 1  # others <= this one
-    return 100.0 * at_most / (len(values) - 1)
+    measured = np.isfinite(values)
+    result = np.full(len(values), np.nan)
+    count = int(measured.sum())
+    if count <= 1:
+        result[measured] = 100.0
+        return result
+    ordered = np.sort(values[measured])
+    at_most = np.searchsorted(ordered, values[measured], side="right") - 1  # others <= this one
+    result[measured] = 100.0 * at_most / (count - 1)
+    return result
 
 
 def _passes(stage: FilterStage, table: FeatureTable) -> np.ndarray:
+    measured = np.isfinite(table.column(stage.feature))
+    if not measured.any():
+        return np.ones(len(table), dtype=bool)
+    value = table.column(stage.feature)
     good = goodness(table, stage.feature)
     keep = np.zeros(len(table), dtype=bool)
     if stage.threshold is not None:
-        keep |= good > (-stage.threshold if stage.feature in POSE_FEATURES else stage.threshold)
+        if stage.feature in SIGNED_FEATURES:
+            keep |= np.abs(value) < stage.threshold
+        else:
+            keep |= value > stage.threshold
     if stage.top is not None:
         keep[_order(table, good)[: stage.top]] = True
     if stage.percentile is not None:
         keep |= percentiles(good) >= stage.percentile
+    keep &= measured
     if not keep.any():  # only a threshold nobody clears: keep the stage's best face
         keep[_order(table, good)[0]] = True
     return keep

@@ -1,8 +1,9 @@
-"""Face sharpness in [0, 1] without downloaded weights, and the optional ONNX model replacing it.
+"""Face sharpness in [0, 1]: how wide the blur of the face's edges is.
 
-The paper scored sharpness with FaceQNet, whose weights cannot be had here. The built-in measure
-estimates how wide the blur of the face's strong edges is, in pixels of the face resized to at most
-``MAX_SIDE`` wide:
+The paper scored sharpness with FaceQNet; here the learned quality is its own feature
+(``scoring.fiqa``) and this measure stays a plain, explainable edge width. It estimates how
+wide the blur of the face's strong edges is, in pixels of the face resized to at most ``MAX_SIDE``
+wide:
 
 1. The face box (plus a margin so filters see context) is converted to luminance and resized so
    the box is ``clip(box width, MIN_SIDE, MAX_SIDE)`` pixels wide. Faces larger than ``MAX_SIDE``
@@ -26,13 +27,10 @@ wide at the normalised size, so it scores below the real large face.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 
 import cv2
 import numpy as np
-
-from scoring.runtime import onnx_session
 
 MIN_SIDE = 32
 MAX_SIDE = 128
@@ -117,50 +115,3 @@ def sharpness(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Built-in sharpness in [0, 1] of the faces ``boxes`` (N, 4) of one RGB image; shape (N,)."""
     blur = np.array([edge_blur(image, box) for box in np.asarray(boxes, dtype=np.float64)])
     return 1.0 / (1.0 + (blur / BLUR_SCALE) ** 2)
-
-
-@dataclass(frozen=True)
-class OnnxQualitySpec:
-    """A FaceQNet-style ONNX model: a face crop in, one score out (clipped to [0, 1]).
-
-    The input layout (NCHW or NHWC) and size come from the model's input shape; pixels are fed as
-    ``(value - offset) * scale`` in RGB order, or BGR when ``bgr``. ``margin`` grows the face box on
-    each side before the crop is resized to the model's input.
-    """
-
-    path: str
-    bgr: bool = False
-    offset: float = 0.0
-    scale: float = 1.0 / 255.0
-    margin: float = 0.0
-
-
-class OnnxQuality:
-    """Runs an :class:`OnnxQualitySpec` model one face at a time (the common exports fix N = 1)."""
-
-    def __init__(self, spec: OnnxQualitySpec, providers: Sequence[str]) -> None:
-        self.spec = spec
-        self._session = onnx_session(spec.path, providers)
-        model_input = self._session.get_inputs()[0]
-        self._input_name = model_input.name
-        shape = model_input.shape
-        self._channels_first = shape[1] == 3
-        self._size = (
-            (int(shape[3]), int(shape[2]))
-            if self._channels_first
-            else (int(shape[2]), int(shape[1]))
-        )
-
-    def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """Scores in [0, 1] for the faces ``boxes`` (N, 4) of one RGB image; shape (N,)."""
-        scores = []
-        for box in np.asarray(boxes, dtype=np.float64):
-            crop, _, _ = face_crop(image, box, self.spec.margin)
-            crop = cv2.resize(crop, self._size, interpolation=cv2.INTER_AREA)
-            if self.spec.bgr:
-                crop = crop[:, :, ::-1]
-            tensor = (crop.astype(np.float32) - self.spec.offset) * self.spec.scale
-            tensor = tensor.transpose(2, 0, 1)[None] if self._channels_first else tensor[None]
-            output = self._session.run(None, {self._input_name: np.ascontiguousarray(tensor)})[0]
-            scores.append(float(np.ravel(output)[0]))
-        return np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from curation.models import Cluster, Face, ScoringRun, Title
+from scoring.features import FEATURE_NAMES
 
 
 class TitleSerializer(serializers.ModelSerializer):
@@ -44,13 +45,10 @@ class FaceSerializer(serializers.ModelSerializer):
             "box",
             "landmarks",
             "confidence",
-            "brightness",
-            "resolution",
-            "sharpness",
-            "yaw",
-            "pitch",
-            "roll",
+            *FEATURE_NAMES,
             "quality",
+            "feature_version",
+            "quality_version",
         ]
 
     def get_box(self, face: Face) -> list[float]:
@@ -67,6 +65,8 @@ class ScoringRunSerializer(serializers.ModelSerializer):
             "stage",
             "faces_done",
             "faces_total",
+            "clusters_done",
+            "clusters_total",
             "crops_done",
             "crops_total",
             "stage_seconds",

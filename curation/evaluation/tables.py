@@ -22,6 +22,7 @@ from curation.evaluation.stats import (
 )
 from curation.models import Campaign, Face, Judgment, Selection, Title
 from curation.review.queue import DECISIVE
+from scoring.features import SIGNED_FEATURES
 
 GRADE_RANK = {"unidentifiable": 0, "usable": 1, "excellent": 2}
 FEATURES = (
@@ -31,6 +32,9 @@ FEATURES = (
     ("yaw", "|Yaw| ↓"),
     ("pitch", "|Pitch| ↓"),
     ("roll", "|Roll| ↓"),
+    ("fiqa", "Learned quality ↑"),
+    ("exposure", "|Exposure| ↓"),
+    ("identity", "Identity ↑"),
 )
 
 
@@ -259,7 +263,7 @@ def table3(filters: Filters) -> Table:
         row, cells = [label], {"feature": feature}
         for name, faces_of in groups.items():
             values = [
-                abs(f[feature]) if feature in ("yaw", "pitch", "roll") else f[feature]
+                abs(f[feature]) if feature in SIGNED_FEATURES else f[feature]
                 for f in faces_of
                 if f[feature] is not None
             ]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from curation.models import Face, Selection, Title
-
-FEATURES = ("brightness", "resolution", "sharpness", "yaw", "pitch", "roll")
+from scoring.features import FEATURE_NAMES
 
 
 def face_record(face: Face) -> dict:
@@ -18,7 +17,7 @@ def face_record(face: Face) -> dict:
         "box": [round(v, 2) for v in face.box],
         "landmarks": face.landmarks,
         "confidence": face.confidence,
-        **{name: getattr(face, name) for name in FEATURES},
+        **{name: getattr(face, name) for name in FEATURE_NAMES},
         "quality": face.quality,
         "feature_version": face.feature_version,
         "quality_version": face.quality_version,

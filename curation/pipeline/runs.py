@@ -1,7 +1,8 @@
 """Scoring runs: starting one, moving it from stage to stage, and reading its progress.
 
 The pipeline: features on the ``gpu`` queue in chunks of faces (one task per chunk, so many
-workers share a title) → quality and every selector on the ``cpu`` queue → headshot crops on the
+workers share a title) → identity on the ``gpu`` queue in chunks of clusters (it needs every face
+of a cluster measured) → quality and every selector on the ``cpu`` queue → headshot crops on the
 ``cpu`` queue → the title is marked scored. Whichever chunk task finishes the last face moves the
 run on; the run row is locked while it does, so a stage never starts twice.
 """
@@ -14,11 +15,12 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from curation.models import Face, ScoringRun, Selection, Title
+from curation.models import Cluster, Face, ScoringRun, Selection, Title
 from curation.pipeline import stages
 
 log = logging.getLogger(__name__)
 CROPS_PER_TASK = 50
+CLUSTERS_PER_TASK = 8
 
 
 class QueueUnavailable(Exception):
@@ -51,6 +53,7 @@ def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
             title=title,
             chunk_size=chunk_size,
             faces_total=len(face_ids),
+            clusters_total=title.clusters.filter(faces__isnull=False).distinct().count(),
             status=ScoringRun.Status.QUEUED,
             stage_started_at=timezone.now(),
         )
@@ -106,7 +109,36 @@ def features_chunk_run(*, run_id: int, face_ids: list[int]) -> None:
     done = Face.objects.filter(title_id=run.title_id, features_run=run).count()
     ScoringRun.objects.filter(pk=run_id).update(faces_done=done)
     if done >= run.faces_total:
-        _advance(run_id=run_id, finished=ScoringRun.Stage.FEATURES, then=ScoringRun.Stage.QUALITY)
+        _advance(run_id=run_id, finished=ScoringRun.Stage.FEATURES, then=ScoringRun.Stage.IDENTITY)
+
+
+@_fails_run
+def identity_chunk_run(*, run_id: int, cluster_ids: list[int]) -> None:
+    run = ScoringRun.objects.get(pk=run_id)
+    if run.stage != ScoringRun.Stage.IDENTITY:
+        return
+    stages.identity_compute(run=run, cluster_ids=cluster_ids)
+    pending = _identity_pending(run).count()
+    ScoringRun.objects.filter(pk=run_id).update(clusters_done=run.clusters_total - pending)
+    if not pending:
+        _advance(run_id=run_id, finished=ScoringRun.Stage.IDENTITY, then=ScoringRun.Stage.QUALITY)
+
+
+def _identity_pending(run: ScoringRun):
+    """The run's clusters with faces whose identity this run has not measured yet."""
+    return (
+        Cluster.objects.filter(title_id=run.title_id, faces__isnull=False)
+        .exclude(identity_run=run)
+        .distinct()
+    )
+
+
+def _identity_send(run: ScoringRun) -> None:
+    from curation import tasks
+
+    pending = list(_identity_pending(run).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(pending), CLUSTERS_PER_TASK):
+        tasks.score_identity.apply_async(args=[run.pk, pending[start : start + CLUSTERS_PER_TASK]])
 
 
 @_fails_run
@@ -161,7 +193,9 @@ def _advance(*, run_id: int, finished: str, then: str) -> None:
             fields += ["status", "finished_at"]
             Title.objects.filter(pk=run.title_id).update(status=Title.Status.SCORED)
         run.save(update_fields=fields)
-        if then == ScoringRun.Stage.QUALITY:
+        if then == ScoringRun.Stage.IDENTITY:
+            transaction.on_commit(lambda: _identity_send(run))
+        elif then == ScoringRun.Stage.QUALITY:
             transaction.on_commit(lambda: tasks.score_selection.apply_async(args=[run_id]))
         elif then == ScoringRun.Stage.CROPS:
             transaction.on_commit(lambda: tasks.score_crops.apply_async(args=[run_id]))
@@ -194,7 +228,16 @@ def runs_resume() -> int:
                 )
             if not missing:
                 _advance(
-                    run_id=run.pk, finished=ScoringRun.Stage.FEATURES, then=ScoringRun.Stage.QUALITY
+                    run_id=run.pk,
+                    finished=ScoringRun.Stage.FEATURES,
+                    then=ScoringRun.Stage.IDENTITY,
+                )
+        elif run.stage == ScoringRun.Stage.IDENTITY:
+            if _identity_pending(run).exists():
+                _identity_send(run)
+            else:
+                _advance(
+                    run_id=run.pk, finished=ScoringRun.Stage.IDENTITY, then=ScoringRun.Stage.QUALITY
                 )
         elif run.stage in (ScoringRun.Stage.QUALITY, ScoringRun.Stage.SELECTION):
             tasks.score_selection.apply_async(args=[run.pk])

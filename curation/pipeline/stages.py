@@ -1,14 +1,16 @@
 """The work of each scoring stage: load rows, call ``scoring``, save rows.
 
-Every function here is idempotent, so a task that a killed worker leaves half done can simply run
-again: features are recomputed for the faces of a chunk, quality and selections replace the old
-rows in one transaction, and crops skip the selections that already have one.
+Every stage function here is idempotent, so a task that a killed worker leaves half done can
+simply run again: features are recomputed for the faces of a chunk, identity for whole clusters,
+quality and selections replace the old rows in one transaction, and crops skip the selections
+that already have one. (Training a quality model is not a stage: each call makes a new version.)
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import math
 import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,33 +26,24 @@ from PIL import Image
 
 from curation.ingest.images import decode_image
 from curation.models import Cluster, Face, FilterConfig, QualityModel, ScoringRun, Selection
+from curation.pipeline.extractors import face_embedder, feature_extractor, feature_version
 from scoring.crop import CropParams, headshot_box, render_headshot
-from scoring.features import FeatureConfig, FeatureExtractor, FeatureTable
+from scoring.features import FEATURE_NAMES, FeatureTable
+from scoring.identity import embedding_bytes, embedding_rows, identity_scores
 from scoring.quality import QualityModel as TrainedQualityModel
-from scoring.quality import train_quality_model
+from scoring.quality import QualityParams, train_quality_model
 from scoring.selectors import (
     DEFAULT_STAGES,
     FilterStage,
+    candidate_priority,
     select_baseline,
     select_filtering,
+    select_fiqa,
     select_regression,
-    select_sharpness,
 )
-from scoring.sharpness import OnnxQualitySpec
 
-FEATURE_FIELDS = ("brightness", "resolution", "sharpness", "yaw", "pitch", "roll")
-
-
-@functools.cache
-def feature_extractor() -> FeatureExtractor:
-    """One extractor per worker process: its models load once."""
-    quality = settings.FACE_QUALITY_ONNX
-    return FeatureExtractor(
-        FeatureConfig(
-            pose_models=tuple(settings.POSE_MODEL_PATHS),
-            quality_model=OnnxQualitySpec(quality) if quality else None,
-        )
-    )
+# What the feature stage writes; identity is written per cluster by ``identity_compute``.
+MEASURED_FIELDS = tuple(name for name in FEATURE_NAMES if name != "identity")
 
 
 def frame_pixels(face: Face) -> np.ndarray:
@@ -72,34 +65,77 @@ def features_compute(*, run: ScoringRun, face_ids: Sequence[int]) -> int:
         landmarks = np.array([face.landmarks for face in group], dtype=np.float64)
         table = extractor.extract(image, boxes, landmarks)
         for row, face in enumerate(group):
-            for name in FEATURE_FIELDS:
-                setattr(face, name, float(table.column(name)[row]))
+            for name in MEASURED_FIELDS:
+                value = float(table.column(name)[row])
+                setattr(face, name, value if math.isfinite(value) else None)
             face.sharpness = min(max(face.sharpness, 0.0), 1.0)
+            face.identity = None  # measured per cluster once every face has its features
+            face.embedding = None
             face.feature_version = extractor.version
             face.features_run = run
-    Face.objects.bulk_update(faces, [*FEATURE_FIELDS, "feature_version", "features_run"])
+    Face.objects.bulk_update(
+        faces, [*MEASURED_FIELDS, "identity", "embedding", "feature_version", "features_run"]
+    )
     return len(faces)
 
 
+def identity_compute(*, run: ScoringRun, cluster_ids: Sequence[int]) -> int:
+    """Embed each cluster's candidate faces and store their ``identity`` and embedding; the
+    other faces keep none. Marks each cluster done for ``run``; returns the faces embedded."""
+    embedder = face_embedder()
+    embedded = 0
+    for cluster in Cluster.objects.filter(pk__in=cluster_ids, title=run.title):
+        faces = list(cluster.faces.select_related("frame").order_by("pk"))
+        rows = embedding_rows(candidate_priority(feature_table(faces))) if faces else []
+        chosen = [faces[row] for row in rows]
+        by_frame: dict[int, list[Face]] = defaultdict(list)
+        for face in chosen:
+            by_frame[face.frame_id].append(face)
+        vectors: dict[int, np.ndarray] = {}
+        for group in by_frame.values():
+            boxes = np.array([face.box for face in group], dtype=np.float64)
+            for face, vector in zip(group, embedder(frame_pixels(group[0]), boxes), strict=True):
+                vectors[face.pk] = vector
+        scores = identity_scores(np.array([vectors[face.pk] for face in chosen]).reshape(-1, 128))
+        chosen_ids = {face.pk for face in chosen}
+        for face in faces:
+            face.identity, face.embedding = None, None
+        for face, score in zip(chosen, scores, strict=True):
+            face.identity = float(score) if math.isfinite(score) else None
+            face.embedding = embedding_bytes(vectors[face.pk])
+        with transaction.atomic():
+            Face.objects.bulk_update(faces, ["identity", "embedding"], batch_size=500)
+            Cluster.objects.filter(pk=cluster.pk).update(identity_run=run)
+        embedded += len(chosen_ids)
+    return embedded
+
+
 def feature_table(faces: Sequence[Face]) -> FeatureTable:
+    """The faces' stored features; an unmeasured one (NULL) is NaN."""
     return FeatureTable(
         **{
             name: np.array([getattr(face, name) for face in faces], dtype=np.float64)
-            for name in FEATURE_FIELDS
+            for name in FEATURE_NAMES
         }
     )
 
 
 def quality_model_active(*, run: ScoringRun) -> tuple[QualityModel, TrainedQualityModel]:
-    """The active quality model; when none exists, train one on every face with features and
-    record on the run that it was done."""
+    """The active quality model. When there is none, or it was trained on features of another
+    version, train one on every face measured by the current extractors and say so on the run."""
     record = QualityModel.objects.filter(is_active=True).first()
-    if record is None:
+    current = feature_version()
+    if record is None or record.feature_version != current:
+        why = (
+            "No quality model existed"
+            if record is None
+            else f"Quality model v{record.version} was trained on older features"
+        )
         record = quality_model_train()
         run.notes = [
             *run.notes,
-            f"No quality model existed: trained v{record.version} on "
-            f"{record.summary['faces']} faces and activated it.",
+            f"{why}: trained v{record.version} on {record.summary['faces']} faces of "
+            f"{len(record.titles)} title(s) and activated it.",
         ]
         run.save(update_fields=["notes"])
     return record, load_quality_model(record.artifact.name)
@@ -114,14 +150,28 @@ class NotEnoughFaces(Exception):
     pass
 
 
-def quality_model_train() -> QualityModel:
-    """Train on all faces that have features, store it as the next version and activate it."""
-    faces = list(Face.objects.exclude(features_run=None).select_related("title").order_by("pk"))
-    if len(faces) < 10:
+def quality_model_train(*, params: QualityParams | None = None) -> QualityModel:
+    """Train on the faces of every title measured by the current extractors (at most
+    ``QUALITY_TRAIN_MAX_FACES``, drawn at random), store it as the next version, activate it."""
+    current = feature_version()
+    ids = list(
+        Face.objects.filter(feature_version=current)
+        .exclude(features_run=None)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if len(ids) < 10:
         raise NotEnoughFaces(
-            f"need at least 10 scored faces to train a quality model, found {len(faces)}"
+            f"need at least 10 faces measured by the current extractors to train a quality "
+            f"model, found {len(ids)}"
         )
-    trained = train_quality_model(feature_table(faces))
+    limit = settings.QUALITY_TRAIN_MAX_FACES
+    if len(ids) > limit:
+        ids = sorted(np.random.default_rng(0).choice(ids, size=limit, replace=False).tolist())
+    faces = list(Face.objects.filter(pk__in=ids).select_related("title").order_by("pk"))
+    trained = train_quality_model(
+        feature_table(faces), params or QualityParams(), feature_version=current
+    )
     version = (
         QualityModel.objects.order_by("-version").values_list("version", flat=True).first() or 0
     ) + 1
@@ -134,6 +184,8 @@ def quality_model_train() -> QualityModel:
         QualityModel.objects.filter(is_active=True).update(is_active=False)
         record = QualityModel(
             version=version,
+            features=list(trained.features),
+            feature_version=current,
             params=_jsonable(trained.params),
             summary=_jsonable(summary) | {"titles": len({face.title_id for face in faces})},
             titles=sorted({face.title.name for face in faces}),
@@ -147,7 +199,10 @@ def quality_model_train() -> QualityModel:
 def quality_assign(*, run: ScoringRun) -> None:
     record, model = quality_model_active(run=run)
     faces = list(Face.objects.filter(title=run.title).order_by("pk"))
-    quality = model.predict(feature_table(faces))
+    versions = {face.feature_version for face in faces}
+    if len(versions) > 1:
+        raise ValueError(f"the title's faces carry {len(versions)} feature versions: rescore it")
+    quality = model.predict(feature_table(faces), feature_version=versions.pop() if faces else None)
     for face, value in zip(faces, quality, strict=True):
         face.quality = float(value)
         face.quality_version = f"v{record.version}"
@@ -198,7 +253,7 @@ def selections_replace(*, run: ScoringRun) -> int:
         filtering = select_filtering(table, stages)
         chosen = {
             Selection.Selector.BASELINE: (select_baseline(table), "baseline:paper", {}),
-            Selection.Selector.SHARPNESS: (select_sharpness(table), "sharpness", {}),
+            Selection.Selector.FIQA: (select_fiqa(table), "fiqa:lightqnet-dm100", {}),
             Selection.Selector.FILTERING: (
                 filtering.chosen,
                 filter_version,

@@ -109,4 +109,4 @@ def test_import_then_score_wait_completes_on_the_embedded_default(tmp_path):
     assert "starting one for this command" in scored.stderr
     assert "scored 't': features" in scored.stdout
     picks = json.loads(manage("selections", "t").stdout)
-    assert set(picks[SMALL_CLUSTERS[1]]) == {"baseline", "sharpness", "filtering", "regression"}
+    assert set(picks[SMALL_CLUSTERS[1]]) == {"baseline", "fiqa", "filtering", "regression"}

@@ -11,7 +11,7 @@ from tests.e2e.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SELECTORS = ["baseline", "sharpness", "filtering", "regression"]
+SELECTORS = ["baseline", "fiqa", "filtering", "regression"]
 GRADE_KEYS = {"1": "unidentifiable", "2": "usable", "3": "excellent"}
 CURRENT = "document.querySelector('#item form[data-item]')?.dataset.item"
 

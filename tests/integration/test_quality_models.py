@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_training_with_too_few_scored_faces_is_a_one_line_error():
-    with pytest.raises(CommandError, match="need at least 10 scored faces"):
+    with pytest.raises(CommandError, match="need at least 10 faces measured"):
         call_command("train_quality_model")
 
 
@@ -33,6 +33,50 @@ def test_train_quality_model_stores_and_activates_versions(small_scored_faces, m
 
     quality_model_activate(record=v1)
     assert list(QualityModel.objects.filter(is_active=True)) == [v1]
+
+
+def test_training_takes_only_faces_measured_by_the_current_extractors(small_scored_faces):
+    stale = list(Face.objects.order_by("pk").values_list("pk", flat=True)[:5])
+    Face.objects.filter(pk__in=stale).update(feature_version="sharpness=edge-blur-1;pose=old")
+    call_command("train_quality_model", stdout=io.StringIO())
+    record = QualityModel.objects.get()
+    assert record.summary["faces"] == Face.objects.count() - 5
+    assert record.feature_version == Face.objects.exclude(pk__in=stale).first().feature_version
+    assert record.features == [
+        "brightness",
+        "resolution",
+        "sharpness",
+        "roll",
+        "pitch",
+        "yaw",
+        "fiqa",
+        "exposure",
+    ]  # identity: not measured on these faces
+
+
+def test_features_can_be_turned_off_and_the_paper_preset_chosen(small_scored_faces):
+    call_command("train_quality_model", "--features", "sharpness, fiqa", stdout=io.StringIO())
+    call_command("train_quality_model", "--preset", "paper", stdout=io.StringIO())
+    subset, paper = QualityModel.objects.order_by("version")
+    assert subset.features == ["sharpness", "fiqa"]
+    assert paper.features == ["brightness", "resolution", "sharpness", "roll", "pitch", "yaw"]
+    with pytest.raises(CommandError, match="features: distinct names"):
+        call_command("train_quality_model", "--features", "sharpness,hair")
+
+
+def test_identity_marks_the_stranger_in_a_real_cluster(small_scored_faces):
+    from curation.models import Cluster, ScoringRun
+    from curation.pipeline.stages import identity_compute
+
+    cluster, other = Cluster.objects.order_by("label")[:2]
+    stranger = other.faces.order_by("pk").first()
+    # Another person's face filed under this cluster, as a clustering mistake would.
+    Face.objects.filter(pk=stranger.pk).update(cluster=cluster)
+    run = ScoringRun.objects.get()
+    identity_compute(run=run, cluster_ids=[cluster.pk])
+    scores = dict(cluster.faces.values_list("pk", "identity"))
+    assert min(scores, key=scores.get) == stranger.pk
+    assert Cluster.objects.get(pk=cluster.pk).identity_run == run
 
 
 @pytest.fixture

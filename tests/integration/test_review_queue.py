@@ -14,7 +14,7 @@ from curation.models import Campaign, Judgment, Selection
 from curation.review.campaigns import CampaignInvalid, campaign_create
 from curation.review.queue import answer_record, live_judgments, next_item, undo_last
 
-SELECTORS = ["baseline", "sharpness", "filtering", "regression"]
+SELECTORS = ["baseline", "fiqa", "filtering", "regression"]
 
 
 @pytest.fixture

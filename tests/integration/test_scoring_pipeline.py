@@ -48,10 +48,15 @@ def test_a_title_is_scored_end_to_end_on_a_worker(small_title, celery_worker_pro
     assert run.status == ScoringRun.Status.DONE, run.error
     small_title.refresh_from_db()
     assert small_title.status == Title.Status.SCORED
-    assert set(run.stage_seconds) == {"features", "quality", "selection", "crops"}
+    assert set(run.stage_seconds) == {"features", "identity", "quality", "selection", "crops"}
     assert run.faces_done == run.faces_total == Face.objects.filter(title=small_title).count()
+    assert run.clusters_done == run.clusters_total == small_title.clusters.count()
     faces = Face.objects.filter(title=small_title)
-    assert not faces.filter(sharpness=None).exists()
+    for name in ("sharpness", "fiqa", "exposure"):
+        assert not faces.filter(**{name: None}).exists(), name
+    # Small clusters: every face is embedded and has an identity.
+    assert not faces.filter(identity=None).exists()
+    assert all(len(bytes(face.embedding)) == 256 for face in faces)
     assert not faces.filter(quality=None).exists()
     # No model existed, so one was trained on these faces, activated, and the run says so.
     model = QualityModel.objects.get()
@@ -69,7 +74,7 @@ def test_a_title_is_scored_end_to_end_on_a_worker(small_title, celery_worker_pro
     listed = json.loads(out.getvalue())
     assert set(listed) == set(clusters.values_list("label", flat=True))
     for by_selector in listed.values():
-        assert set(by_selector) == {"baseline", "sharpness", "filtering", "regression"}
+        assert set(by_selector) == {"baseline", "fiqa", "filtering", "regression"}
         assert all(pick["crop"] and pick["quality"] is not None for pick in by_selector.values())
 
     out = io.StringIO()
@@ -77,6 +82,8 @@ def test_a_title_is_scored_end_to_end_on_a_worker(small_title, celery_worker_pro
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(lines) == faces.count()
     assert {"source", "box", "landmarks", "brightness", "yaw", "quality"} <= set(lines[0])
+    assert {"fiqa", "exposure", "identity", "feature_version"} <= set(lines[0])
+    assert all(line["feature_version"] == model.feature_version for line in lines)
 
 
 def test_rescoring_replaces_rows_without_duplicates(small_title, celery_worker_process):

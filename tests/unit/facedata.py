@@ -101,6 +101,22 @@ def aflw_faces() -> tuple[tuple[Face, np.ndarray], ...]:
     return tuple((face, labels[face.path.name]) for face in faces)
 
 
+def lfw_clusters(identities: int, per_identity: int) -> list[list[Face]]:
+    """Real clusters: the main faces of the first ``per_identity`` photos of ``identities``
+    LFW people (in name order) who have that many photos with a detected face."""
+    clusters = []
+    for person in sorted(data_path("lfw").iterdir()):
+        photos = sorted(person.glob("*.jpg"))[: per_identity + 2]
+        faces = _faces(tuple(photos))[:per_identity]
+        if len(faces) == per_identity:
+            clusters.append(list(faces))
+        if len(clusters) == identities:
+            break
+    return clusters
+
+
 def fsanet_models() -> tuple[str, ...]:
-    folder = data_path("models", "fsanet")
-    return tuple(str(path) for path in sorted(folder.glob("*.onnx")))
+    """The FSA-Net pair shipped with the scoring package."""
+    from scoring.bundled import FSANET_MODELS
+
+    return tuple(str(path) for path in FSANET_MODELS)

@@ -52,7 +52,7 @@ def test_feature_table_rejects_columns_of_different_lengths():
 
 
 def test_feature_table_round_trips_through_a_matrix_and_is_read_only():
-    matrix = np.arange(18, dtype=float).reshape(3, 6)
+    matrix = np.arange(27, dtype=float).reshape(3, 9)
     table = FeatureTable.from_matrix(matrix)
     assert np.array_equal(table.matrix(), matrix)
     assert np.array_equal(table.take([2, 0]).matrix(), matrix[[2, 0]])
@@ -72,7 +72,16 @@ def test_extractor_gives_one_row_per_face_in_range(with_fsanet):
     assert np.all((table.sharpness >= 0) & (table.sharpness <= 1))
     assert np.all((table.brightness >= 0) & (table.brightness <= 100))
     assert np.all(np.abs(table.matrix(("yaw", "pitch", "roll"))) < 90)
+    assert np.all((table.fiqa > 0) & (table.fiqa < 1))
+    assert np.all(np.abs(table.exposure) <= 1)
+    assert np.all(np.isnan(table.identity)), "identity needs the cluster: not the extractor's"
     assert ("fsanet" in extractor.version) == with_fsanet
+
+
+def test_the_shipped_models_are_on_by_default():
+    version = FeatureExtractor().version
+    assert "pose=fsanet:fsanet-1x1-iter-688590+fsanet-var-iter-688590" in version
+    assert "fiqa=lightqnet-dm100" in version
 
 
 def test_extractor_handles_an_image_without_faces():
@@ -80,29 +89,4 @@ def test_extractor_handles_an_image_without_faces():
         np.zeros((20, 20, 3), np.uint8), np.empty((0, 4)), np.empty((0, 5, 2))
     )
     assert len(table) == 0
-    assert table.matrix(FEATURE_NAMES).shape == (0, 6)
-
-
-def test_a_configured_onnx_quality_model_replaces_the_sharpness(tmp_path):
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    from scoring.sharpness import OnnxQualitySpec
-
-    # A stand-in FaceQNet: the mean pixel of a 1x3x32x32 crop.
-    graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["input"], ["score"], keepdims=0)],
-        "quality",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [])],
-    )
-    path = tmp_path / "quality.onnx"
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, path)
-
-    extractor = FeatureExtractor(FeatureConfig(quality_model=OnnxQualitySpec(str(path))))
-    image = np.full((40, 40, 3), 51, np.uint8)
-    table = extractor.extract(image, np.array([[5, 5, 20, 20]]), np.zeros((1, 5, 2)))
-    assert table.sharpness[0] == pytest.approx(0.2, abs=1e-6)
-    assert "onnx:quality" in extractor.version
+    assert table.matrix(FEATURE_NAMES).shape == (0, len(FEATURE_NAMES))

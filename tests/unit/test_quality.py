@@ -1,11 +1,19 @@
 """Weak labels and the quality forest (§6.1.3)."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
-from scoring.features import FeatureExtractor, FeatureTable
-from scoring.quality import QualityModel, QualityParams, train_quality_model, weak_labels
+from scoring.features import PAPER_FEATURES, FeatureExtractor, FeatureTable
+from scoring.quality import (
+    FeatureVersionMismatch,
+    QualityModel,
+    QualityParams,
+    train_quality_model,
+    weak_labels,
+)
 from tests.unit.facedata import aflw_faces, lfw_faces, load_rgb, photo_faces
 
 
@@ -50,7 +58,9 @@ def test_the_forest_fits_the_weak_labels_of_held_out_real_faces(population):
 
 def test_quality_is_in_the_unit_interval(population):
     model = train_quality_model(population, QualityParams(trees=30))
-    wild = FeatureTable.from_matrix(np.array([[0, 0, 0, 90, 90, 90], [100, 1e7, 1, 0, 0, 0]]))
+    wild = FeatureTable.from_matrix(
+        np.array([[0, 0, 0, 90, 90, 90, 0, -1, 0], [100, 1e7, 1, 0, 0, 0, 1, 1, 1]])
+    )
     for table in (population, wild):
         quality = model.predict(table)
         assert np.all((quality >= 0) & (quality <= 1))
@@ -76,8 +86,39 @@ def test_loading_something_else_fails_clearly(tmp_path):
     import joblib
 
     joblib.dump({"not": "a model"}, tmp_path / "other.joblib")
-    with pytest.raises(ValueError, match="not a quality model"):
+    with pytest.raises(ValueError, match="is not a .* quality model"):
         QualityModel.load(tmp_path / "other.joblib")
+
+
+def test_a_model_refuses_faces_of_another_feature_version(population):
+    model = train_quality_model(population, QualityParams(trees=10), feature_version="v-a")
+    assert model.predict(population, feature_version="v-a").shape == (len(population),)
+    with pytest.raises(FeatureVersionMismatch, match="trained on features v-a.*measured by v-b"):
+        model.predict(population, feature_version="v-b")
+
+
+def test_a_feature_turned_off_is_not_learned_from(population):
+    params = QualityParams(trees=10).with_features(("resolution", "sharpness", "fiqa"))
+    model = train_quality_model(population, params)
+    assert model.features == ("resolution", "sharpness", "fiqa")
+    assert set(model.summary.feature_importances) == {"resolution", "sharpness", "fiqa"}
+    # Changing a feature it does not use changes nothing.
+    moved = population.replace(yaw=population.yaw + 40)
+    assert np.array_equal(model.predict(moved), model.predict(population))
+
+
+def test_unmeasured_features_are_left_out_of_the_labels():
+    table = FeatureTable.from_matrix(
+        np.array([[20, 30.0**2, 0.1, 40, 40, 60], [70, 200.0**2, 0.9, 0, 0, 0]]),
+        PAPER_FEATURES,
+    ).replace(identity=np.array([np.nan, 0.7]))
+    labels = weak_labels(table)
+    assert labels.heuristic.tolist() == [0.0, 1.0]
+    model = train_quality_model(
+        FeatureTable.concat([table] * 10), QualityParams(trees=5, min_samples_leaf=1)
+    )
+    assert "identity" in model.features and "fiqa" not in model.features
+    assert np.all(np.isfinite(model.predict(table)))
 
 
 def test_weak_labels_follow_the_definition():
@@ -88,7 +129,8 @@ def test_weak_labels_follow_the_definition():
                 [50, 80.0**2, 0.4, 10, 10, 20],
                 [70, 200.0**2, 0.9, 0, 0, 0],  # best everywhere
             ]
-        )
+        ),
+        PAPER_FEATURES,
     )
     params = QualityParams()
     labels = weak_labels(table, params)
@@ -102,8 +144,12 @@ def test_weak_labels_follow_the_definition():
 
 def test_a_face_reaches_a_bucket_by_value_alone():
     # Two faces: the second is worse by percentile everywhere, but clears bucket 1's values.
-    params = QualityParams(
-        bucket_percentiles=((100.0,) * 6,), bucket_values=((30.0, 50.0**2, 0.2, 30.0, 30.0, 40.0),)
+    params = replace(
+        QualityParams.paper(),
+        bucket_percentiles=(dict.fromkeys(PAPER_FEATURES, 100.0),),
+        bucket_values=(
+            dict(zip(PAPER_FEATURES, (30.0, 50.0**2, 0.2, 30.0, 30.0, 40.0), strict=True)),
+        ),
     )
     table = FeatureTable.from_matrix(
         np.array(
@@ -111,13 +157,22 @@ def test_a_face_reaches_a_bucket_by_value_alone():
                 [90, 300.0**2, 0.9, 0, 0, 0],
                 [40, 60.0**2, 0.3, 5, 5, 10],
             ]
-        )
+        ),
+        PAPER_FEATURES,
     )
     assert weak_labels(table, params).bucket.tolist() == [1.0, 1.0]
 
 
 def test_parameters_reject_loosening_buckets():
-    with pytest.raises(ValueError):
-        QualityParams(
-            bucket_percentiles=((50.0,) * 6, (40.0,) * 6), bucket_values=((0.0,) * 6, (0.0,) * 6)
+    paper = QualityParams.paper()
+    with pytest.raises(ValueError, match="must not loosen"):
+        replace(
+            paper,
+            bucket_percentiles=(
+                dict.fromkeys(PAPER_FEATURES, 50.0),
+                dict.fromkeys(PAPER_FEATURES, 40.0),
+            ),
+            bucket_values=(dict.fromkeys(PAPER_FEATURES, 0.0),) * 2,
         )
+    with pytest.raises(ValueError, match="features"):
+        QualityParams(features=("sharpness", "nonsense"))

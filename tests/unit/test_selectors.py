@@ -3,16 +3,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.features import FEATURE_NAMES, FeatureTable
+from scoring.features import FEATURE_NAMES, PAPER_FEATURES, FeatureTable
 from scoring.selectors import (
     DEFAULT_STAGES,
+    PAPER_STAGES,
     FilterStage,
     face_cost,
     percentiles,
     select_baseline,
     select_filtering,
+    select_fiqa,
     select_regression,
-    select_sharpness,
 )
 
 
@@ -24,6 +25,9 @@ def random_table(rng, n):
         roll=rng.uniform(-40, 40, n),
         pitch=rng.uniform(-40, 40, n),
         yaw=rng.uniform(-90, 90, n),
+        fiqa=rng.uniform(0, 1, n),
+        exposure=rng.uniform(-1, 1, n),
+        identity=rng.uniform(0, 1, n),
     )
 
 
@@ -40,9 +44,11 @@ def test_baseline_cost_equals_the_papers_formula_on_random_inputs():
     assert select_baseline(table) == int(np.argmin(face_cost(table)))
 
 
-def test_sharpness_and_regression_pick_the_highest_score():
+def test_fiqa_and_regression_pick_the_highest_score():
     table = random_table(np.random.default_rng(1), 30)
-    assert select_sharpness(table) == int(np.argmax(table.sharpness))
+    assert select_fiqa(table) == int(np.argmax(table.fiqa))
+    unmeasured = table.replace(fiqa=np.full(30, np.nan))
+    assert select_fiqa(unmeasured) == int(np.argmax(table.sharpness))
     quality = np.linspace(0, 1, 30)[::-1]
     assert select_regression(table, quality) == 0
 
@@ -50,6 +56,26 @@ def test_sharpness_and_regression_pick_the_highest_score():
 def test_percentiles_give_the_best_100_and_ties_the_same():
     assert percentiles(np.array([3.0, 1.0, 3.0, 2.0])) == pytest.approx([100, 0, 100, 100 / 3])
     assert percentiles(np.array([5.0])).tolist() == [100.0]
+    mixed = percentiles(np.array([np.nan, 1.0, 2.0]))
+    assert np.isnan(mixed[0]) and mixed[1:].tolist() == [0.0, 100.0]
+
+
+def test_unmeasured_faces_fail_a_stage_unless_nobody_is_measured():
+    table = random_table(np.random.default_rng(3), 6)
+    identity = np.array([np.nan, 0.9, np.nan, 0.2, np.nan, 0.5])
+    stage = FilterStage("identity", threshold=0.45, top=1)
+    kept = select_filtering(table.replace(identity=identity), [stage]).stages[0].survivors
+    assert kept == (1, 5)
+    nobody = select_filtering(table.replace(identity=np.full(6, np.nan)), [stage])
+    assert nobody.stages[0].survivors == tuple(range(6))
+
+
+def test_exposure_stages_and_goodness_look_at_its_size_not_its_sign():
+    table = random_table(np.random.default_rng(4), 4).replace(
+        exposure=np.array([-0.9, 0.1, -0.2, 0.8])
+    )
+    result = select_filtering(table, [FilterStage("exposure", threshold=0.3)])
+    assert result.stages[0].survivors == (1, 2)
 
 
 def test_a_stage_keeps_faces_passing_any_criterion():
@@ -61,7 +87,8 @@ def test_a_stage_keeps_faces_passing_any_criterion():
                 [50, 100.0**2, 0.7, 0, 0, 60],
                 [50, 100.0**2, 0.6, 0, 0, 80],
             ]
-        )
+        ),
+        PAPER_FEATURES,
     )
     result = select_filtering(table, [FilterStage("yaw", threshold=10, top=2)])
     assert result.stages[0].survivors == (0, 1)
@@ -86,12 +113,12 @@ def test_filtering_stages_reject_nonsense():
 
 
 # Few distinct values so that ties are common.
-values = st.sampled_from([-50.0, -10.0, -1.0, 0.0, 0.5, 1.0, 3.0, 20.0, 70.0, 5000.0])
+values = st.sampled_from([-50.0, -10.0, -1.0, 0.0, 0.5, 1.0, 3.0, 20.0, 70.0, 5000.0, np.nan])
 rows = st.lists(st.tuples(*[values] * len(FEATURE_NAMES)), min_size=1, max_size=25)
 stage_strategy = st.builds(
     FilterStage,
     feature=st.sampled_from(FEATURE_NAMES),
-    threshold=values,
+    threshold=values.filter(np.isfinite),
     top=st.none() | st.integers(1, 5),
     percentile=st.none() | st.floats(0, 100),
 )
@@ -103,7 +130,11 @@ def cluster_and_stages(draw):
     matrix[:, FEATURE_NAMES.index("resolution")] **= 2  # an area is never negative
     table = FeatureTable.from_matrix(matrix)
     chosen = draw(
-        st.one_of(st.just(list(DEFAULT_STAGES)), st.lists(stage_strategy, min_size=1, max_size=5))
+        st.one_of(
+            st.just(list(DEFAULT_STAGES)),
+            st.just(list(PAPER_STAGES)),
+            st.lists(stage_strategy, min_size=1, max_size=5),
+        )
     )
     order = np.array(draw(st.permutations(range(len(table)))))
     return table, chosen, order
@@ -125,15 +156,17 @@ def test_filtering_properties(case):
 
     shuffled = select_filtering(table.take(order), chosen_stages)
     assert np.array_equal(
-        table.take(order).matrix()[shuffled.chosen], table.matrix()[result.chosen]
+        table.take(order).matrix()[shuffled.chosen], table.matrix()[result.chosen], equal_nan=True
     ), "row order changed the pick"
 
 
 @settings(max_examples=100, deadline=None)
 @given(cluster_and_stages())
-def test_baseline_and_sharpness_picks_do_not_depend_on_row_order(case):
+def test_baseline_and_fiqa_picks_do_not_depend_on_row_order(case):
     table, _, order = case
-    for select in (select_baseline, select_sharpness):
+    for select in (select_baseline, select_fiqa):
         assert np.array_equal(
-            table.take(order).matrix()[select(table.take(order))], table.matrix()[select(table)]
+            table.take(order).matrix()[select(table.take(order))],
+            table.matrix()[select(table)],
+            equal_nan=True,
         )

@@ -104,6 +104,8 @@ def _progress_line(run: ScoringRun, elapsed: float) -> str:
         return "waiting for a worker…"
     if run.stage == ScoringRun.Stage.FEATURES:
         return f"features {run.faces_done}/{run.faces_total} faces ({elapsed:.0f} s)"
+    if run.stage == ScoringRun.Stage.IDENTITY:
+        return f"identity {run.clusters_done}/{run.clusters_total} clusters ({elapsed:.0f} s)"
     if run.stage == ScoringRun.Stage.CROPS:
         return f"crops {run.crops_done}/{run.crops_total} ({elapsed:.0f} s)"
     return f"{run.stage} ({elapsed:.0f} s)"

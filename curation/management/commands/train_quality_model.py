@@ -5,6 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from curation.pipeline.stages import NotEnoughFaces, quality_model_train
+from scoring.features import FEATURE_NAMES
+from scoring.quality import QualityParams
 
 
 class Command(BaseCommand):
@@ -13,10 +15,25 @@ class Command(BaseCommand):
         "make it the active one. Older versions stay selectable in the admin."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--preset",
+            choices=["default", "paper"],
+            default="default",
+            help="default: all nine features; paper: the paper's six with its first values",
+        )
+        parser.add_argument(
+            "--features",
+            help=f"comma-separated subset to learn from (of {', '.join(FEATURE_NAMES)})",
+        )
+
+    def handle(self, *args, preset, features, **options):
+        params = QualityParams.paper() if preset == "paper" else QualityParams()
         try:
-            record = quality_model_train()
-        except NotEnoughFaces as error:
+            if features:
+                params = params.with_features(tuple(f.strip() for f in features.split(",")))
+            record = quality_model_train(params=params)
+        except (NotEnoughFaces, ValueError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
             json.dumps(
