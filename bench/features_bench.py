@@ -1,10 +1,10 @@
-"""Features per second on real faces (LFW), per extractor configuration and per feature.
+"""Features per second on real faces (LFW), per extractor configuration and per measure.
 
     python bench/features_bench.py [--faces 2000] [--device cpu|cuda] [--out FILE.json]
 
 Faces are detected first (MTCNN, not timed); then each configuration's ``extract_many`` is timed
-over every face, and each feature function alone. Prints a Markdown table and writes the figures
-as JSON.
+over every face, and each measure alone, and dlib's embedding (``identity`` embeds only some faces
+per cluster; see ``scoring.identity``). Prints a Markdown table and writes the figures as JSON.
 """
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from scoring.bundled import FSANET_MODELS, LIGHTQNET_MODEL  # noqa: E402
 from scoring.detect import FaceDetector  # noqa: E402
+from scoring.dlib_resnet import DlibFaceEmbedder  # noqa: E402
+from scoring.exposure import exposure  # noqa: E402
 from scoring.features import FeatureConfig, FeatureExtractor, brightness  # noqa: E402
+from scoring.fiqa import LightQNet, aligned_faces  # noqa: E402
 from scoring.pose import FsaNetPose, landmark_pose  # noqa: E402
 from scoring.runtime import onnx_providers  # noqa: E402
 from scoring.sharpness import sharpness  # noqa: E402
@@ -74,10 +78,14 @@ def main() -> None:
 
     groups = load_faces(args.faces, args.device)
     faces = sum(len(boxes) for _, boxes, _ in groups)
-    models = tuple(str(p) for p in sorted((DATA / "models" / "fsanet").glob("*.onnx")))
-    fsanet = FsaNetPose(models, onnx_providers(args.device))
-    landmarks_only = FeatureExtractor(FeatureConfig(device=args.device))
-    with_fsanet = FeatureExtractor(FeatureConfig(pose_models=models, device=args.device))
+    providers = onnx_providers(args.device)
+    fsanet = FsaNetPose([str(p) for p in FSANET_MODELS], providers)
+    lightqnet = LightQNet(str(LIGHTQNET_MODEL), providers)
+    default = FeatureExtractor(FeatureConfig(device=args.device))
+    landmark_pose_config = FeatureExtractor(FeatureConfig(pose_models=(), device=args.device))
+    embedder = DlibFaceEmbedder(device=args.device)
+    embed_groups = groups[: max(1, len(groups) // 10)]
+    embedded = sum(len(boxes) for _, boxes, _ in embed_groups)
 
     figures = {
         "faces": faces,
@@ -86,11 +94,11 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "torch_threads": torch.get_num_threads(),
         "configurations": {
-            "builtin sharpness + landmark pose": rate(
-                lambda: landmarks_only.extract_many(groups), faces
+            "every per-face measure (default: FSA-Net pose, LightQNet)": rate(
+                lambda: default.extract_many(groups), faces
             ),
-            "builtin sharpness + FSA-Net pose (2 models)": rate(
-                lambda: with_fsanet.extract_many(groups), faces
+            "every per-face measure, landmark pose": rate(
+                lambda: landmark_pose_config.extract_many(groups), faces
             ),
         },
         "per feature": {
@@ -98,6 +106,15 @@ def main() -> None:
             "sharpness": rate(lambda: [sharpness(i, b) for i, b, _ in groups], faces),
             "landmark pose": rate(lambda: [landmark_pose(b, m) for _, b, m in groups], faces),
             "FSA-Net pose": rate(lambda: [fsanet(i, b, m) for i, b, m in groups], faces),
+            "fiqa (alignment + LightQNet)": rate(
+                lambda: [lightqnet(i, m) for i, _, m in groups], faces
+            ),
+            "exposure (alignment + measure)": rate(
+                lambda: [exposure(aligned_faces(i, m)) for i, _, m in groups], faces
+            ),
+            "dlib embedding (5-point alignment + ResNet)": rate(
+                lambda: [embedder(i, b) for i, b, _ in embed_groups], embedded
+            ),
         },
     }
 

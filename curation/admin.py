@@ -25,6 +25,7 @@ from curation.models import (
     Selection,
     Title,
 )
+from curation.pipeline.extractors import feature_version
 from curation.pipeline.stages import (
     NotEnoughFaces,
     parse_filter_stages,
@@ -239,11 +240,22 @@ class ImportJobAdmin(admin.ModelAdmin):
 
 @admin.register(QualityModel)
 class QualityModelAdmin(admin.ModelAdmin):
-    list_display = ["version", "is_active", "faces", "r2", "titles_trained_on", "created_at"]
+    list_display = [
+        "version",
+        "is_active",
+        "faces",
+        "r2",
+        "titles_trained_on",
+        "features_learned",
+        "current",
+        "created_at",
+    ]
     list_filter = ["is_active"]
     readonly_fields = [
         "version",
         "artifact",
+        "features",
+        "feature_version",
         "params",
         "summary",
         "titles",
@@ -267,6 +279,15 @@ class QualityModelAdmin(admin.ModelAdmin):
     @admin.display(description="titles")
     def titles_trained_on(self, record):
         return ", ".join(record.titles)
+
+    @admin.display(description="features")
+    def features_learned(self, record):
+        return ", ".join(record.features) or "—"
+
+    @admin.display(description="current features", boolean=True)
+    def current(self, record):
+        """False: trained on faces measured by other extractors; scoring trains a new one."""
+        return record.feature_version == feature_version()
 
     @admin.action(description="Activate the selected version (scoring uses it from now on)")
     def activate(self, request, queryset):

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from curation.models import Cluster, Face, ScoringRun, Selection, Title
+from curation.pipeline.queries import scoring_notes
 from curation.pipeline.runs import QueueUnavailable, ScoringRefused, run_latest, scoring_start
 from curation.roles import admin_required
 
@@ -99,5 +100,7 @@ def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
             ],
             "sampled": sampled,
             "figure2": figure2,
+            "notes": scoring_notes(cluster.title),
+            "identity_measured": sum(face.identity is not None for face in ranked),
         },
     )

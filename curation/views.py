@@ -13,7 +13,7 @@ from django.views.static import serve
 from PIL import Image
 
 from curation.models import Face, Selection, Title
-from curation.pipeline.queries import cluster_rows
+from curation.pipeline.queries import cluster_rows, scoring_notes
 from curation.pipeline.runs import run_latest
 from curation.roles import admin_required, is_curation_admin
 from curation.scoring_views import progress_context
@@ -58,7 +58,8 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
             "rows": rows,
             "summary": title.import_summary,
             "picks": cluster_rows(title),
-            "selectors": Selection.Selector.values,
+            "selectors": Selection.Selector.labels,
+            "notes": scoring_notes(title),
             **progress_context(title, run_latest(title)),
         },
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from curation.models import Face, Selection, Title
+from curation.models import Face, ScoringRun, Selection, Title
+from curation.pipeline.extractors import feature_version
 from scoring.features import FEATURE_NAMES
 
 
@@ -22,6 +23,38 @@ def face_record(face: Face) -> dict:
         "feature_version": face.feature_version,
         "quality_version": face.quality_version,
     }
+
+
+def scoring_notes(title: Title) -> list[str]:
+    """What a reader of the title's scores should know: faces measured by older extractors, a
+    quality model older than the features or trained without this title."""
+    notes = []
+    current = feature_version()
+    stale = title.faces.exclude(feature_version=current).exclude(feature_version="").count()
+    if stale:
+        notes.append(
+            f"{stale} face{'s were' if stale > 1 else ' was'} measured by older extractors: "
+            "score the title again to measure every face with the current ones."
+        )
+    run = (
+        title.scoring_runs.filter(status=ScoringRun.Status.DONE)
+        .select_related("quality_model")
+        .first()
+    )
+    model = run.quality_model if run else None
+    if model is not None:
+        if model.feature_version != current:
+            notes.append(
+                f"Quality model v{model.version} was trained on older features than the current "
+                "ones: score the title again to train and use a current model."
+            )
+        elif title.name not in model.titles:
+            notes.append(
+                f"Quality model v{model.version} was trained on {model.summary.get('faces', '?')}"
+                f" faces of {len(model.titles)} other title(s), not on this one: train a new "
+                "model (train_quality_model) to learn from it too."
+            )
+    return notes
 
 
 def title_selections(title: Title) -> dict:

@@ -7,6 +7,7 @@ import pytest
 from curation.accounts import user_create
 from curation.ingest.service import title_import
 from curation.models import ScoringRun, Selection
+from scoring.selectors import DEFAULT_STAGES
 from tests.e2e.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,13 +32,15 @@ def test_score_button_progress_picks_and_cluster_views(
     assert f"{run.faces_total}/{run.faces_total}" in progress
     assert "trained v1" in progress
     assert page.locator("table.picks tbody tr").count() == 3
+    assert "FaceQNet (fiqa)" in page.locator("table.picks thead").inner_text()
     headshots = page.locator("table.picks img.headshot")
     assert headshots.count() == 12
-    loaded = page.evaluate(
+    headshots.last.scroll_into_view_if_needed()  # they load lazily, as they come into view
+    page.wait_for_function(
         "Array.from(document.querySelectorAll('img.headshot'))"
-        ".filter(img => img.complete && img.naturalWidth > 0).length"
+        ".filter(img => img.complete && img.naturalWidth > 0).length == 12",
+        timeout=20_000,
     )
-    assert loaded == 12
     if shots := os.environ.get("SCREENSHOT_DIR"):
         page.screenshot(path=f"{shots}/title_scored.png", full_page=True)
 
@@ -46,9 +49,19 @@ def test_score_button_progress_picks_and_cluster_views(
     filtering = Selection.objects.filter(selector="filtering").select_related("cluster")
     cluster = min(filtering, key=lambda s: s.cluster.label).cluster
     assert page.locator("h1").inner_text() == cluster.label
-    assert page.locator(".stagerow").first.locator(".facecard").count() == 6
+    stage_cards = page.locator(".stagerow").first.locator(".facecard")
+    assert stage_cards.count() == len(DEFAULT_STAGES)
+    assert "1. identity" in stage_cards.first.inner_text()
     assert page.locator(".facegrid .facecard").count() == cluster.faces.count()
     chips = page.locator(".facegrid .facecard").first.inner_text()
     assert "q 0." in chips or "q 1." in chips
+    for chip in ("fq 0.", "◐ ", "id 0."):
+        assert chip in chips, chip
+    total = cluster.faces.count()
+    assert f"Identity measured on {total} of {total} faces" in page.inner_text("main")
     if shots := os.environ.get("SCREENSHOT_DIR"):
         page.screenshot(path=f"{shots}/cluster.png", full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=f"{shots}/cluster-390.png", full_page=True)
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.screenshot(path=f"{shots}/cluster-1440.png", full_page=True)
