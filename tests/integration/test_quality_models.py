@@ -64,6 +64,30 @@ def test_features_can_be_turned_off_and_the_paper_preset_chosen(small_scored_fac
         call_command("train_quality_model", "--features", "sharpness,hair")
 
 
+def test_a_model_trained_on_older_features_is_replaced_when_a_title_is_scored(small_scored_faces):
+    from curation.models import ScoringRun
+    from curation.pipeline.queries import scoring_notes
+    from curation.pipeline.stages import quality_assign
+
+    call_command("train_quality_model", stdout=io.StringIO())
+    old = QualityModel.objects.get()
+    QualityModel.objects.filter(pk=old.pk).update(feature_version="sharpness=edge-blur-1;pose=x")
+    run = ScoringRun.objects.get()
+    Face.objects.filter(pk=Face.objects.first().pk).update(feature_version="pose=x")
+    with pytest.raises(ValueError, match="2 feature versions: rescore it"):
+        quality_assign(run=run)
+    assert "1 face was measured by older extractors" in scoring_notes(run.title)[0]
+
+    Face.objects.update(feature_version=Face.objects.last().feature_version)
+    quality_assign(run=run)
+    run.refresh_from_db()
+    new = QualityModel.objects.get(is_active=True)
+    assert new.version == old.version + 1 and run.quality_model == new
+    assert "was trained on older features: trained v2" in run.notes[-1]
+    assert not Face.objects.filter(quality=None).exists()
+    assert scoring_notes(run.title) == []
+
+
 def test_identity_marks_the_stranger_in_a_real_cluster(small_scored_faces):
     from curation.models import Cluster, ScoringRun
     from curation.pipeline.stages import identity_compute
