@@ -60,11 +60,21 @@ def select_baseline(table: FeatureTable) -> int:
     return _best(table, -face_cost(table))
 
 
-def select_fiqa(table: FeatureTable) -> int:
-    """The face of highest learned quality ``fiqa``: the paper's "FaceQNet" column, a learned
-    face quality alone. Falls back to ``sharpness`` when ``fiqa`` was not measured."""
-    measured = np.isfinite(table.fiqa)
-    return _best(table, table.fiqa if measured.any() else table.sharpness)
+def select_fiqa(table: FeatureTable, guards: Sequence[FilterStage] | None = None) -> int:
+    """The face of highest learned quality ``fiqa``: the paper's "FaceQNet" column.
+
+    LightQNet cannot see some defects by construction: its alignment levels the face (``roll``),
+    it was trained on normally lit faces (``exposure``), and it sees the face at 96 px, so blur
+    on a larger face is shrunk away (``sharpness``). ``guards`` (default ``FIQA_GUARDS``) are
+    filter stages on those measures that run first; ``guards=()`` is the paper's plain argmax.
+    Falls back to ``sharpness`` when ``fiqa`` was not measured."""
+    _require_faces(table)
+    guards = FIQA_GUARDS if guards is None else tuple(guards)
+    rows = select_filtering(table, guards).stages[-1].survivors if guards else range(len(table))
+    rows = np.asarray(rows, dtype=np.intp)
+    survivors = table.take(rows)
+    measured = np.isfinite(survivors.fiqa)
+    return int(rows[_best(survivors, survivors.fiqa if measured.any() else survivors.sharpness)])
 
 
 def candidate_priority(table: FeatureTable) -> np.ndarray:
@@ -129,20 +139,29 @@ PAPER_STAGES = (
     FilterStage("sharpness", threshold=0.5, top=3, percentile=50.0),
 )
 
-# The default: the same shape, with the learned measures. Wrong-person faces go first (an
-# identity below 0.4 is someone else), exposure replaces brightness (it ignores hair and
-# background and sees clipping), the edge-width sharpness drops the blurred half, and the best
-# learned quality among the survivors wins. Evidence: bench/README.md, "Method quality".
+# The default: the same stages with the learned measures, defects first. Wrong-person faces go
+# first (an identity below 0.45 is rarely the cluster's person), then the defects that make a
+# face hard to recognise whatever its size and pose: tilt, bad exposure (it replaces brightness:
+# it ignores hair and background and sees clipping), blur; then size and pose; the best learned
+# quality among the survivors wins. Order matters: with ``top=3`` a stage keeps everyone once
+# three faces are left, so a defect stage placed last often has nothing left to choose from, and
+# size and pose cuts made first drop good faces while keeping their defective copies.
+# Evidence: bench/README.md, "Method quality".
+ROLL_STAGE = FilterStage("roll", threshold=10.0, top=3, percentile=30.0)
+EXPOSURE_STAGE = FilterStage("exposure", threshold=0.35, top=3, percentile=50.0)
+SHARPNESS_STAGE = FilterStage("sharpness", threshold=0.5, top=3, percentile=50.0)
 DEFAULT_STAGES = (
     FilterStage("identity", threshold=0.45, top=3, percentile=25.0),
+    ROLL_STAGE,
+    EXPOSURE_STAGE,
+    SHARPNESS_STAGE,
     FilterStage("resolution", threshold=120.0**2, top=3, percentile=50.0),
     FilterStage("yaw", threshold=12.0, top=3, percentile=50.0),
     FilterStage("pitch", threshold=12.0, top=3, percentile=40.0),
-    FilterStage("roll", threshold=10.0, top=3, percentile=30.0),
-    FilterStage("exposure", threshold=0.35, top=3, percentile=50.0),
-    FilterStage("sharpness", threshold=0.5, top=3, percentile=50.0),
     FilterStage("fiqa", top=3, percentile=50.0),
 )
+# What the learned quality cannot see (see ``select_fiqa``).
+FIQA_GUARDS = (ROLL_STAGE, EXPOSURE_STAGE, SHARPNESS_STAGE)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,12 @@ def model_problems() -> list[str]:
     problems = []
     if settings.POSE_MODEL not in ("fsanet", "landmarks"):
         problems.append(f"POSE_MODEL must be fsanet or landmarks, not {settings.POSE_MODEL!r}")
+    unknown = set(settings.FIQA_SELECTOR_GUARDS) - {"roll", "exposure", "sharpness", "none"}
+    if unknown:
+        problems.append(
+            f"FIQA_SELECTOR_GUARDS: {', '.join(sorted(unknown))} unknown; "
+            "use some of roll, exposure, sharpness, or none"
+        )
     loaders = [("FIQA_MODEL_PATH", settings.FIQA_MODEL_PATH, lambda p: LightQNet(p, _CPU))]
     if settings.POSE_MODEL == "fsanet":
         if not settings.POSE_MODEL_PATHS:

@@ -34,6 +34,7 @@ from scoring.quality import QualityModel as TrainedQualityModel
 from scoring.quality import QualityParams, train_quality_model
 from scoring.selectors import (
     DEFAULT_STAGES,
+    FIQA_GUARDS,
     FilterStage,
     candidate_priority,
     select_baseline,
@@ -230,6 +231,11 @@ def filter_stages() -> tuple[str, tuple[FilterStage, ...]]:
     return f"filtering:{config.pk}", parse_filter_stages(config.stages)
 
 
+def fiqa_guards() -> tuple[FilterStage, ...]:
+    """The FaceQNet selector's guard stages that ``FIQA_SELECTOR_GUARDS`` names."""
+    return tuple(stage for stage in FIQA_GUARDS if stage.feature in settings.FIQA_SELECTOR_GUARDS)
+
+
 def quality_model_activate(*, record: QualityModel) -> None:
     with transaction.atomic():
         QualityModel.objects.exclude(pk=record.pk).filter(is_active=True).update(is_active=False)
@@ -239,6 +245,8 @@ def quality_model_activate(*, record: QualityModel) -> None:
 def selections_replace(*, run: ScoringRun) -> int:
     """Every selector for every cluster; the title's old selections are replaced atomically."""
     filter_version, stages = filter_stages()
+    guards = fiqa_guards()
+    fiqa_version = "fiqa:guards=" + ("+".join(stage.feature for stage in guards) or "none")
     quality_version = f"regression:v{run.quality_model.version}"
     picks: list[Selection] = []
     faces_by_cluster: dict[int, list[Face]] = defaultdict(list)
@@ -253,7 +261,7 @@ def selections_replace(*, run: ScoringRun) -> int:
         filtering = select_filtering(table, stages)
         chosen = {
             Selection.Selector.BASELINE: (select_baseline(table), "baseline:paper", {}),
-            Selection.Selector.FIQA: (select_fiqa(table), "fiqa:lightqnet-dm100", {}),
+            Selection.Selector.FIQA: (select_fiqa(table, guards), fiqa_version, {}),
             Selection.Selector.FILTERING: (
                 filtering.chosen,
                 filter_version,

@@ -46,11 +46,23 @@ def test_baseline_cost_equals_the_papers_formula_on_random_inputs():
 
 def test_fiqa_and_regression_pick_the_highest_score():
     table = random_table(np.random.default_rng(1), 30)
-    assert select_fiqa(table) == int(np.argmax(table.fiqa))
+    assert select_fiqa(table, guards=()) == int(np.argmax(table.fiqa))
     unmeasured = table.replace(fiqa=np.full(30, np.nan))
-    assert select_fiqa(unmeasured) == int(np.argmax(table.sharpness))
+    assert select_fiqa(unmeasured, guards=()) == int(np.argmax(table.sharpness))
     quality = np.linspace(0, 1, 30)[::-1]
     assert select_regression(table, quality) == 0
+
+
+def test_the_fiqa_selector_first_drops_what_the_learned_quality_cannot_see():
+    # The model likes the tilted, the dark and the blurred face best; seven plain faces follow.
+    table = random_table(np.random.default_rng(5), 10).replace(
+        fiqa=np.array([0.9, 0.85, 0.8, 0.7, 0.6, 0.6, 0.5, 0.5, 0.4, 0.4]),
+        roll=np.array([35.0] + [2.0] * 9),
+        exposure=np.array([0.0, -0.8] + [0.1] * 8),
+        sharpness=np.array([0.9, 0.9, 0.1] + [0.8] * 7),
+    )
+    assert select_fiqa(table, guards=()) == 0
+    assert select_fiqa(table) == 3
 
 
 def test_percentiles_give_the_best_100_and_ties_the_same():
