@@ -13,7 +13,6 @@ worker=$!
 trap 'kill $worker; wait $worker 2>/dev/null; rm -rf "$FACE_CURATION_DATA_DIR"' EXIT
 .venv/bin/python manage.py import_title "$data/lfw" --name lfw --quiet | .venv/bin/python -c '
 import json, sys
-d = json.load(sys.stdin)
-print(f"import: {d[\"images\"]} images, {d[\"clusters\"]} clusters, {d[\"faces\"]} faces "
-      f"in {d[\"seconds\"]} s = {d[\"faces_per_second\"]} faces/s")'
+print("import: %(images)s images, %(clusters)s clusters, %(faces)s faces in %(seconds)s s"
+      " = %(faces_per_second)s faces/s" % json.load(sys.stdin))'
 .venv/bin/python manage.py score_title lfw --wait 2>/dev/null

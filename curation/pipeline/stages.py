@@ -92,11 +92,13 @@ def identity_compute(*, run: ScoringRun, cluster_ids: Sequence[int]) -> int:
         by_frame: dict[int, list[Face]] = defaultdict(list)
         for face in chosen:
             by_frame[face.frame_id].append(face)
-        vectors: dict[int, np.ndarray] = {}
+        chips, order = [], []  # aligned chips from each frame, embedded in batches after
         for group in by_frame.values():
             boxes = np.array([face.box for face in group], dtype=np.float64)
-            for face, vector in zip(group, embedder(frame_pixels(group[0]), boxes), strict=True):
-                vectors[face.pk] = vector
+            chips.append(embedder.chips(frame_pixels(group[0]), boxes))
+            order += [face.pk for face in group]
+        embedded_chips = embedder.embed_chips(np.concatenate(chips)) if chips else []
+        vectors = dict(zip(order, embedded_chips, strict=True))
         scores = identity_scores(np.array([vectors[face.pk] for face in chosen]).reshape(-1, 128))
         chosen_ids = {face.pk for face in chosen}
         for face in faces:
