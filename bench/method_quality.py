@@ -64,7 +64,7 @@ from scoring.dlib_resnet import DlibFaceEmbedder  # noqa: E402
 from scoring.exposure import exposure  # noqa: E402
 from scoring.features import (  # noqa: E402
     FEATURE_NAMES,
-    SIGNED_FEATURES,
+    SMALLER_BETTER,
     FeatureExtractor,
     FeatureTable,
     brightness,
@@ -463,7 +463,7 @@ def table3_report(clusters: list[Cluster], seed: int) -> dict:
             values = cluster.quality["default"][rows]
         else:
             values = cluster.table.column(column)[rows]
-        return np.abs(values) if column in SIGNED_FEATURES else values
+        return np.abs(values) if column in SMALLER_BETTER else values
 
     medians = {}
     everyone = {c: np.concatenate([value(k, c, slice(None)) for k in clusters]) for c in columns}

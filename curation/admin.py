@@ -117,6 +117,7 @@ class FaceAdmin(admin.ModelAdmin):
         "roll",
         "fiqa",
         "exposure",
+        "artifacts",
         "identity",
         "quality",
     ]

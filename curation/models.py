@@ -124,6 +124,9 @@ class Face(models.Model):
     exposure = models.FloatField(
         null=True, blank=True, help_text="0 well exposed, -1 lost in shadow, +1 burnt out."
     )
+    artifacts = models.FloatField(
+        null=True, blank=True, help_text="Visible noise or compression blocks: 0 none, 1 heavy."
+    )
     identity = models.FloatField(
         null=True,
         blank=True,

@@ -159,8 +159,8 @@ POSE_MODEL = os.environ.get("POSE_MODEL", "fsanet")
 POSE_MODEL_PATHS = envlist("POSE_MODEL_PATHS", "") or [str(p) for p in bundled.FSANET_MODELS]
 FIQA_MODEL_PATH = os.environ.get("FIQA_MODEL_PATH", "") or str(bundled.LIGHTQNET_MODEL)
 # The FaceQNet selector first drops faces failing these of its guard stages (roll, exposure,
-# sharpness: what the learned quality cannot see); "none" picks the plain best fiqa, as the paper.
-FIQA_SELECTOR_GUARDS = envlist("FIQA_SELECTOR_GUARDS", "roll,exposure,sharpness")
+# sharpness, artifacts: what the learned quality cannot see); "none": the plain best fiqa.
+FIQA_SELECTOR_GUARDS = envlist("FIQA_SELECTOR_GUARDS", "roll,exposure,sharpness,artifacts")
 # A quality model trains on at most this many faces (drawn at random across titles).
 QUALITY_TRAIN_MAX_FACES = envint("QUALITY_TRAIN_MAX_FACES", 100_000)
 SCORING_CHUNK_SIZE = envint("SCORING_CHUNK_SIZE", 64)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from scoring.artifacts import artifacts
 from scoring.bundled import FSANET_MODELS, LIGHTQNET_MODEL
 from scoring.device import default_device
 from scoring.exposure import exposure, exposure_goodness
@@ -24,10 +25,10 @@ from scoring.runtime import onnx_providers
 from scoring.sharpness import sharpness
 
 PAPER_FEATURES = ("brightness", "resolution", "sharpness", "roll", "pitch", "yaw")
-FEATURE_NAMES = (*PAPER_FEATURES, "fiqa", "exposure", "identity")
+FEATURE_NAMES = (*PAPER_FEATURES, "fiqa", "exposure", "artifacts", "identity")
 POSE_FEATURES = frozenset({"yaw", "pitch", "roll"})
-# Features whose sign says a direction, not a quality: |value| is what matters.
-SIGNED_FEATURES = POSE_FEATURES | {"exposure"}
+# Features where a smaller |value| is better (a sign, where there is one, says a direction).
+SMALLER_BETTER = POSE_FEATURES | {"exposure", "artifacts"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,9 +41,11 @@ class FeatureTable:
     - ``yaw``/``pitch``/``roll`` in degrees (see ``scoring.pose`` for the signs);
     - ``fiqa`` in (0, 1): LightQNet's learned quality (``scoring.fiqa``);
     - ``exposure`` in [-1, 1]: 0 well exposed, < 0 dark, > 0 burnt (``scoring.exposure``);
+    - ``artifacts`` in [0, 1]: visible noise or compression blocks (``scoring.artifacts``);
     - ``identity`` in [0, 1]: likeness to the cluster's person (``scoring.identity``).
 
-    The three learned columns may be omitted (all NaN), as for tables of the paper's features.
+    The columns beyond the paper's six may be omitted (all NaN), as for tables of the paper's
+    features.
     """
 
     brightness: np.ndarray
@@ -53,6 +56,7 @@ class FeatureTable:
     yaw: np.ndarray
     fiqa: np.ndarray | None = None
     exposure: np.ndarray | None = None
+    artifacts: np.ndarray | None = None
     identity: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -112,10 +116,11 @@ class FeatureTable:
 def goodness(table: FeatureTable, feature: str) -> np.ndarray:
     """The feature oriented so that larger is better; shape (N,), NaN where not measured.
 
-    Pose: ``-|angle|``; exposure: ``-(|exposure| - tolerance)``, 0 within it; else the value.
+    Pose: ``-|angle|``; exposure: ``-(|exposure| - tolerance)``, 0 within it; artifacts:
+    ``-artifacts``; else the value.
     """
     values = table.column(feature)
-    if feature in POSE_FEATURES:
+    if feature in POSE_FEATURES or feature == "artifacts":
         return -np.abs(values)
     if feature == "exposure":
         return exposure_goodness(values)
@@ -170,7 +175,7 @@ class FeatureConfig:
         fiqa = _stem(self.fiqa_model) if self.fiqa_model else "none"
         return (
             f"sharpness=edge-blur-1;pose={pose};fiqa={fiqa};exposure=key-clip-1;"
-            f"identity={IDENTITY_VERSION}"
+            f"artifacts=noise-block-1;identity={IDENTITY_VERSION}"
         )
 
 
@@ -217,6 +222,7 @@ class FeatureExtractor:
             roll=pose[:, 2],
             fiqa=self._fiqa.score_crops(aligned) if self._fiqa else None,
             exposure=exposure(aligned),
+            artifacts=artifacts(image, boxes),
         )
 
     def extract_many(

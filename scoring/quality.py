@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from scoring.features import FEATURE_NAMES, PAPER_FEATURES, SIGNED_FEATURES, FeatureTable
+from scoring.features import FEATURE_NAMES, PAPER_FEATURES, SMALLER_BETTER, FeatureTable
 from scoring.selectors import goodness, percentiles
 
 _FORMAT = "face-curation-quality-model/2"
@@ -30,6 +30,7 @@ _DEFAULT_WEIGHTS = {
     "yaw": 1.5,
     "fiqa": 2.0,
     "exposure": 1.0,
+    "artifacts": 1.5,
     "identity": 1.0,
 }
 # Per bucket, worst to best: (population percentile P, value S) per feature.
@@ -37,22 +38,26 @@ _DEFAULT_BUCKETS = (
     {
         "brightness": (10, 25), "resolution": (10, 40.0**2), "sharpness": (10, 0.2),
         "roll": (10, 30), "pitch": (10, 30), "yaw": (10, 40),
-        "fiqa": (10, 0.45), "exposure": (10, 0.75), "identity": (10, 0.35),
+        "fiqa": (10, 0.45), "exposure": (10, 0.75), "artifacts": (10, 0.6),
+        "identity": (10, 0.35),
     },
     {
         "brightness": (25, 35), "resolution": (25, 60.0**2), "sharpness": (25, 0.3),
         "roll": (25, 20), "pitch": (25, 20), "yaw": (25, 25),
-        "fiqa": (25, 0.50), "exposure": (25, 0.55), "identity": (25, 0.40),
+        "fiqa": (25, 0.50), "exposure": (25, 0.55), "artifacts": (25, 0.4),
+        "identity": (25, 0.40),
     },
     {
         "brightness": (45, 45), "resolution": (50, 100.0**2), "sharpness": (50, 0.4),
         "roll": (40, 12), "pitch": (45, 12), "yaw": (50, 15),
-        "fiqa": (50, 0.55), "exposure": (45, 0.40), "identity": (40, 0.45),
+        "fiqa": (50, 0.55), "exposure": (45, 0.40), "artifacts": (45, 0.2),
+        "identity": (40, 0.45),
     },
     {
         "brightness": (65, 55), "resolution": (75, 150.0**2), "sharpness": (75, 0.5),
         "roll": (60, 6), "pitch": (65, 8), "yaw": (75, 8),
-        "fiqa": (75, 0.58), "exposure": (65, 0.25), "identity": (60, 0.55),
+        "fiqa": (75, 0.58), "exposure": (65, 0.25), "artifacts": (65, 0.1),
+        "identity": (60, 0.55),
     },
 )  # fmt: skip
 
@@ -64,11 +69,13 @@ class QualityParams:
     - ``features``: the features labelled and learned from; drop one to turn it off.
     - ``weights``: Heuristic1 = Σ wᵢ·percentileᵢ / (100·Σ wᵢ) over the face's measured features,
       in [0, 1]. The learned quality weighs most (it sees blur, noise, compression, occlusion);
-      yaw next (a side face is hard to recognise); brightness least (exposure measures light).
+      yaw and artifacts next (a side face, a grainy or blocky one is hard to recognise);
+      brightness least (exposure measures light).
     - ``bucket_percentiles[k]`` / ``bucket_values[k]``: bucket k+1 is reached when for every
       feature i the population percentile ≥ P_i^k or the value reaches S_i^k ("value ≥ S", or
-      for pose and exposure |value| ≤ S), an unmeasured feature passing. Buckets are ordered
-      worst to best and must tighten; bucket score = the highest bucket reached / their number.
+      for pose, exposure and artifacts |value| ≤ S), an unmeasured feature passing. Buckets are
+      ordered worst to best and must tighten; bucket score = the highest bucket reached / their
+      number.
     - label = (Heuristic1 + bucket score) / 2.
     - The forest: ``trees``, ``min_samples_leaf``, ``seed``; ``held_out`` of the faces (at random,
       by ``seed``) measure R² and are not trained on.
@@ -113,7 +120,7 @@ class QualityParams:
         for lower, upper in itertools.pairwise(self.bucket_values):
             for name in self.features:
                 a, b = lower[name], upper[name]
-                if (b > a) if name in SIGNED_FEATURES else (b < a):
+                if (b > a) if name in SMALLER_BETTER else (b < a):
                     raise ValueError(f"bucket_values of {name} must not loosen")
         if not 0 < self.held_out < 1:
             raise ValueError("held_out must be in (0, 1)")
@@ -197,7 +204,7 @@ def weak_labels(table: FeatureTable, params: QualityParams = QualityParams()) ->
             with np.errstate(invalid="ignore"):
                 by_value = (
                     np.abs(value) <= needed_value[name]
-                    if name in SIGNED_FEATURES
+                    if name in SMALLER_BETTER
                     else value >= needed_value[name]
                 )
                 meets &= ~measured[:, i] | (pct[:, i] >= needed_pct[name]) | by_value
@@ -297,7 +304,7 @@ def _inputs(table: FeatureTable, names: tuple[str, ...]) -> np.ndarray:
     symmetric in their signs, so the forest need not learn each side of zero), NaN kept."""
     return np.stack(
         [
-            np.abs(table.column(name)) if name in SIGNED_FEATURES else table.column(name)
+            np.abs(table.column(name)) if name in SMALLER_BETTER else table.column(name)
             for name in names
         ],
         axis=1,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.features import FEATURE_NAMES, SIGNED_FEATURES, FeatureTable, goodness
+from scoring.features import FEATURE_NAMES, SMALLER_BETTER, FeatureTable, goodness
 
 __all__ = ["goodness"]  # re-exported: callers orient features through the selectors module
 
@@ -64,9 +64,10 @@ def select_fiqa(table: FeatureTable, guards: Sequence[FilterStage] | None = None
     """The face of highest learned quality ``fiqa``: the paper's "FaceQNet" column.
 
     LightQNet cannot see some defects by construction: its alignment levels the face (``roll``),
-    it was trained on normally lit faces (``exposure``), and it sees the face at 96 px, so blur
-    on a larger face is shrunk away (``sharpness``). ``guards`` (default ``FIQA_GUARDS``) are
-    filter stages on those measures that run first; ``guards=()`` is the paper's plain argmax.
+    it was trained on normally lit faces (``exposure``), and it sees the face at 96 px, so blur,
+    grain and blocks on a larger face are shrunk away (``sharpness``, ``artifacts``). ``guards``
+    (default ``FIQA_GUARDS``) are filter stages on those measures that run first; ``guards=()``
+    is the paper's plain argmax.
     Falls back to ``sharpness`` when ``fiqa`` was not measured."""
     _require_faces(table)
     guards = FIQA_GUARDS if guards is None else tuple(guards)
@@ -142,7 +143,8 @@ PAPER_STAGES = (
 # The default: the same stages with the learned measures, defects first. Wrong-person faces go
 # first (an identity below 0.45 is rarely the cluster's person), then the defects that make a
 # face hard to recognise whatever its size and pose: tilt, bad exposure (it replaces brightness:
-# it ignores hair and background and sees clipping), blur; then size and pose; the best learned
+# it ignores hair and background and sees clipping), blur, noise and compression blocks; then
+# size and pose; the best learned
 # quality among the survivors wins. Order matters: with ``top=3`` a stage keeps everyone once
 # three faces are left, so a defect stage placed last often has nothing left to choose from, and
 # size and pose cuts made first drop good faces while keeping their defective copies.
@@ -150,18 +152,20 @@ PAPER_STAGES = (
 ROLL_STAGE = FilterStage("roll", threshold=10.0, top=3, percentile=30.0)
 EXPOSURE_STAGE = FilterStage("exposure", threshold=0.35, top=3, percentile=50.0)
 SHARPNESS_STAGE = FilterStage("sharpness", threshold=0.5, top=3, percentile=50.0)
+ARTIFACTS_STAGE = FilterStage("artifacts", threshold=0.2, top=3, percentile=50.0)
 DEFAULT_STAGES = (
     FilterStage("identity", threshold=0.45, top=3, percentile=25.0),
     ROLL_STAGE,
     EXPOSURE_STAGE,
     SHARPNESS_STAGE,
+    ARTIFACTS_STAGE,
     FilterStage("resolution", threshold=120.0**2, top=3, percentile=50.0),
     FilterStage("yaw", threshold=12.0, top=3, percentile=50.0),
     FilterStage("pitch", threshold=12.0, top=3, percentile=40.0),
     FilterStage("fiqa", top=3, percentile=50.0),
 )
 # What the learned quality cannot see (see ``select_fiqa``).
-FIQA_GUARDS = (ROLL_STAGE, EXPOSURE_STAGE, SHARPNESS_STAGE)
+FIQA_GUARDS = (ROLL_STAGE, EXPOSURE_STAGE, SHARPNESS_STAGE, ARTIFACTS_STAGE)
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ def _passes(stage: FilterStage, table: FeatureTable) -> np.ndarray:
     good = goodness(table, stage.feature)
     keep = np.zeros(len(table), dtype=bool)
     if stage.threshold is not None:
-        if stage.feature in SIGNED_FEATURES:
+        if stage.feature in SMALLER_BETTER:
             keep |= np.abs(value) < stage.threshold
         else:
             keep |= value > stage.threshold

@@ -22,7 +22,7 @@ from curation.evaluation.stats import (
 )
 from curation.models import Campaign, Face, Judgment, Selection, Title
 from curation.review.queue import DECISIVE
-from scoring.features import SIGNED_FEATURES
+from scoring.features import SMALLER_BETTER
 
 GRADE_RANK = {"unidentifiable": 0, "usable": 1, "excellent": 2}
 FEATURES = (
@@ -34,6 +34,7 @@ FEATURES = (
     ("roll", "|Roll| ↓"),
     ("fiqa", "Learned quality ↑"),
     ("exposure", "|Exposure| ↓"),
+    ("artifacts", "Artifacts ↓"),
     ("identity", "Identity ↑"),
 )
 
@@ -263,7 +264,7 @@ def table3(filters: Filters) -> Table:
         row, cells = [label], {"feature": feature}
         for name, faces_of in groups.items():
             values = [
-                abs(f[feature]) if feature in SIGNED_FEATURES else f[feature]
+                abs(f[feature]) if feature in SMALLER_BETTER else f[feature]
                 for f in faces_of
                 if f[feature] is not None
             ]

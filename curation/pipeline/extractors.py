@@ -47,11 +47,12 @@ def model_problems() -> list[str]:
     problems = []
     if settings.POSE_MODEL not in ("fsanet", "landmarks"):
         problems.append(f"POSE_MODEL must be fsanet or landmarks, not {settings.POSE_MODEL!r}")
-    unknown = set(settings.FIQA_SELECTOR_GUARDS) - {"roll", "exposure", "sharpness", "none"}
+    guards = {"roll", "exposure", "sharpness", "artifacts", "none"}
+    unknown = set(settings.FIQA_SELECTOR_GUARDS) - guards
     if unknown:
         problems.append(
             f"FIQA_SELECTOR_GUARDS: {', '.join(sorted(unknown))} unknown; "
-            "use some of roll, exposure, sharpness, or none"
+            "use some of roll, exposure, sharpness, artifacts, or none"
         )
     loaders = [("FIQA_MODEL_PATH", settings.FIQA_MODEL_PATH, lambda p: LightQNet(p, _CPU))]
     if settings.POSE_MODEL == "fsanet":

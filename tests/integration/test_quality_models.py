@@ -51,6 +51,7 @@ def test_training_takes_only_faces_measured_by_the_current_extractors(small_scor
         "yaw",
         "fiqa",
         "exposure",
+        "artifacts",
     ]  # identity: not measured on these faces
 
 

@@ -52,7 +52,7 @@ def test_a_title_is_scored_end_to_end_on_a_worker(small_title, celery_worker_pro
     assert run.faces_done == run.faces_total == Face.objects.filter(title=small_title).count()
     assert run.clusters_done == run.clusters_total == small_title.clusters.count()
     faces = Face.objects.filter(title=small_title)
-    for name in ("sharpness", "fiqa", "exposure"):
+    for name in ("sharpness", "fiqa", "exposure", "artifacts"):
         assert not faces.filter(**{name: None}).exists(), name
     # Small clusters: every face is embedded and has an identity.
     assert not faces.filter(identity=None).exists()
@@ -82,7 +82,7 @@ def test_a_title_is_scored_end_to_end_on_a_worker(small_title, celery_worker_pro
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(lines) == faces.count()
     assert {"source", "box", "landmarks", "brightness", "yaw", "quality"} <= set(lines[0])
-    assert {"fiqa", "exposure", "identity", "feature_version"} <= set(lines[0])
+    assert {"fiqa", "exposure", "artifacts", "identity", "feature_version"} <= set(lines[0])
     assert all(line["feature_version"] == model.feature_version for line in lines)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bench.degradations import DEGRADATIONS
+from scoring.artifacts import artifacts
 from scoring.dlib_resnet import DlibFaceEmbedder
 from scoring.exposure import exposure
 from scoring.features import FeatureExtractor
@@ -159,3 +160,25 @@ def test_embeddings_are_stored_in_256_bytes_to_three_decimals():
     data = embedding_bytes(vector)
     assert len(data) == 256
     assert np.abs(embedding_from_bytes(data) - vector).max() < 1e-3
+
+
+@pytest.mark.parametrize("name", ["noise", "jpeg"])
+def test_artifacts_see_grain_and_blocks_that_clean_faces_lack(faces, name):
+    rng = np.random.default_rng(0)
+    clean, degraded = [], []
+    for image, box, landmarks in faces:
+        clean.append(artifacts(image, box[None])[0])
+        degraded.append(artifacts(DEGRADATIONS[name](image, landmarks, rng), box[None])[0])
+    assert np.mean(np.array(clean) == 0) >= 0.9, "clean faces read as noisy or blocky"
+    assert np.mean(np.array(degraded) >= 0.5) >= 0.9
+
+
+@pytest.mark.parametrize("name", ["blur-3", "low-resolution", "dark"])
+def test_smoothing_or_darkening_a_face_is_not_read_as_artifacts(faces, name):
+    # Nor as fewer: a clean face is already at 0, so a smoother copy cannot rank above it.
+    rng = np.random.default_rng(0)
+    values = [
+        artifacts(DEGRADATIONS[name](image, landmarks, rng), box[None])[0]
+        for image, box, landmarks in faces
+    ]
+    assert np.mean(np.array(values) == 0) >= 0.9

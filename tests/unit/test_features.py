@@ -52,7 +52,7 @@ def test_feature_table_rejects_columns_of_different_lengths():
 
 
 def test_feature_table_round_trips_through_a_matrix_and_is_read_only():
-    matrix = np.arange(27, dtype=float).reshape(3, 9)
+    matrix = np.arange(30, dtype=float).reshape(3, 10)
     table = FeatureTable.from_matrix(matrix)
     assert np.array_equal(table.matrix(), matrix)
     assert np.array_equal(table.take([2, 0]).matrix(), matrix[[2, 0]])
@@ -74,6 +74,7 @@ def test_extractor_gives_one_row_per_face_in_range(with_fsanet):
     assert np.all(np.abs(table.matrix(("yaw", "pitch", "roll"))) < 90)
     assert np.all((table.fiqa > 0) & (table.fiqa < 1))
     assert np.all(np.abs(table.exposure) <= 1)
+    assert np.all((table.artifacts >= 0) & (table.artifacts <= 1))
     assert np.all(np.isnan(table.identity)), "identity needs the cluster: not the extractor's"
     assert ("fsanet" in extractor.version) == with_fsanet
 

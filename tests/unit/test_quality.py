@@ -59,7 +59,7 @@ def test_the_forest_fits_the_weak_labels_of_held_out_real_faces(population):
 def test_quality_is_in_the_unit_interval(population):
     model = train_quality_model(population, QualityParams(trees=30))
     wild = FeatureTable.from_matrix(
-        np.array([[0, 0, 0, 90, 90, 90, 0, -1, 0], [100, 1e7, 1, 0, 0, 0, 1, 1, 1]])
+        np.array([[0, 0, 0, 90, 90, 90, 0, -1, 1, 0], [100, 1e7, 1, 0, 0, 0, 1, 1, 0, 1]])
     )
     for table in (population, wild):
         quality = model.predict(table)
