@@ -7,7 +7,7 @@ Run on its own (it is outside the test suite's paths):
 A grade campaign over a real scored title (six LFW clusters) is judged by keyboard. In the page, a
 capturing keydown listener stamps the press; after htmx settles the next item, the time is taken
 once its headshot has loaded and a frame has been painted. The annotator "thinks" 400 ms per item,
-which leaves the prefetch its chance, as a person would.
+as a person would.
 """
 
 import statistics

@@ -6,6 +6,8 @@ and A/B answers are sides, mapped to selectors on the server.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -21,13 +23,19 @@ from curation.review.queue import (
     answer_record,
     campaign_progress,
     left_is_a,
+    may_see,
     next_item,
     undo_last,
 )
 from curation.roles import admin_required
 from curation.views import face_crop_response
 
-IMAGE_SLOTS = ("headshot", "face", "frame", "left", "right")
+# The picture slots of each kind of item: an A/B item shows only its two sides, never which
+# selector's pick is which.
+IMAGE_SLOTS = {
+    Campaign.Kind.GRADE: ("headshot", "face", "frame"),
+    Campaign.Kind.AB: ("left", "right"),
+}
 
 
 def review_home(request: HttpRequest) -> HttpResponse:
@@ -96,12 +104,24 @@ def _item_context(request: HttpRequest, campaign: Campaign, notice: str = "") ->
 @cache_control(private=True, max_age=3600)
 def item_image(request: HttpRequest, item_id: int, slot: str) -> HttpResponse:
     """An item's picture by slot: ``headshot``, ``face`` and ``frame`` of a graded face, or the
-    ``left`` and ``right`` headshots of an A/B pair as this annotator sees them."""
+    ``left`` and ``right`` headshots of an A/B pair as this annotator sees them. Only for an
+    annotator who holds the item's lease or judged it; the file name says only the slot."""
     item = get_object_or_404(
         Item.objects.select_related("campaign", "face__frame", "face_b__frame"), pk=item_id
     )
-    if slot not in IMAGE_SLOTS or not item.campaign.is_open:
+    if (
+        slot not in IMAGE_SLOTS[item.campaign.kind]
+        or not item.campaign.is_open
+        or not may_see(item=item, annotator=request.user)
+    ):
         raise Http404("no such image")
+    response = _slot_image(request, item, slot)
+    suffix = Path(item.face.frame.image.name).suffix if slot == "frame" else ".jpg"
+    response["Content-Disposition"] = f'inline; filename="{slot}{suffix}"'
+    return response
+
+
+def _slot_image(request: HttpRequest, item: Item, slot: str) -> HttpResponse:
     face = item.face
     if slot in ("left", "right"):
         a_left = left_is_a(campaign=item.campaign, item_id=item.pk, annotator_id=request.user.pk)

@@ -24,7 +24,6 @@ from curation.models import Campaign, Item, Judgment, Lease
 GRADES = (Judgment.Answer.UNIDENTIFIABLE, Judgment.Answer.USABLE, Judgment.Answer.EXCELLENT)
 AB_SIDES = ("left", "right", "equal")
 DECISIVE = (*GRADES, Judgment.Answer.A, Judgment.Answer.B, Judgment.Answer.EQUAL)
-PREFETCH = 3
 
 
 class StaleAnswer(Exception):
@@ -37,12 +36,19 @@ class NothingToUndo(Exception):
 
 @dataclass(frozen=True)
 class Served:
-    """The item to show now, its token for the answer, and the next items to preload."""
+    """The item to show now, its token for the answer, and which side shows selector A."""
 
     item: Item
     token: str
     left_is_a: bool | None
-    upcoming: tuple[Item, ...]
+
+
+def may_see(*, item: Item, annotator) -> bool:
+    """Whether this annotator may see the item's images: they hold its lease or judged it."""
+    return (
+        Lease.objects.filter(item=item, annotator=annotator, expires_at__gt=timezone.now()).exists()
+        or Judgment.objects.filter(item=item, annotator=annotator).exists()
+    )
 
 
 def left_is_a(*, campaign: Campaign, item_id: int, annotator_id: int) -> bool:
@@ -109,19 +115,12 @@ def next_item(*, campaign: Campaign, annotator) -> Served | None:
             Lease.objects.create(
                 item=item, annotator=annotator, token=token, served_at=now, expires_at=expiry
             )
-    # Only to warm the browser's cache: the next items in queue order, without the full
-    # availability check (a preloaded image that someone else ends up judging costs nothing).
-    upcoming = tuple(
-        Item.objects.filter(campaign=campaign, identical=False, pk__gt=item.pk).order_by("pk")[
-            :PREFETCH
-        ]
-    )
     side = (
         left_is_a(campaign=campaign, item_id=item.pk, annotator_id=annotator.pk)
         if campaign.kind == Campaign.Kind.AB
         else None
     )
-    return Served(item=item, token=token, left_is_a=side, upcoming=upcoming)
+    return Served(item=item, token=token, left_is_a=side)
 
 
 def _take_candidate(campaign: Campaign, annotator) -> Item | None:

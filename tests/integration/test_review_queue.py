@@ -189,3 +189,43 @@ def test_an_admin_creates_campaigns_in_the_admin_form(client, scored_title):
     assert campaign.items.count() == 6
     page = client.get(created["Location"]).content.decode()
     assert "0 / " in page and "No judgments yet" in page
+
+
+def test_item_images_are_only_for_the_lease_holder_and_reveal_no_side(
+    client, scored_title, annotators
+):
+    campaign = campaign_create(
+        name="ab", kind="ab", titles=[scored_title], selectors=["filtering", "regression"]
+    )
+    holder, other = annotators
+    served = next_item(campaign=campaign, annotator=holder)
+    item = served.item
+
+    def image(slot):
+        return client.get(reverse("item-image", args=[item.pk, slot]))
+
+    # Someone who never held the item sees none of its images.
+    client.force_login(other)
+    for slot in ("left", "right", "headshot", "face", "frame"):
+        assert image(slot).status_code == 404, slot
+    # The holder sees the two sides, never selector A's face by another slot name.
+    client.force_login(holder)
+    for slot in ("headshot", "face", "frame"):
+        assert image(slot).status_code == 404, slot
+    for slot in ("left", "right"):
+        response = image(slot)
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == f'inline; filename="{slot}.jpg"'
+        b"".join(response.streaming_content)
+    # Having judged it, the holder may still look at it (undo shows it again).
+    answer_record(campaign=campaign, annotator=holder, token=served.token, answer="left")
+    assert image("left").status_code == 200
+    # A grade item shows its face, frame and headshot to its holder, by slot names only.
+    grade = grade_campaign(scored_title)
+    served = next_item(campaign=grade, annotator=holder)
+    for slot in ("headshot", "face", "frame"):
+        response = client.get(reverse("item-image", args=[served.item.pk, slot]))
+        assert response.status_code == 200, slot
+        assert f'filename="{slot}.' in response["Content-Disposition"]
+        assert "face-" not in response["Content-Disposition"]
+    assert client.get(reverse("item-image", args=[served.item.pk, "left"])).status_code == 404
