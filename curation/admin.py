@@ -418,6 +418,7 @@ class CampaignAdmin(admin.ModelAdmin):
             overlap=data["overlap"],
             sample_size=data["sample_size"],
             seed=data["seed"],
+            lease_seconds=data["lease_seconds"],
             created_by=request.user,
         )
         obj.pk = created.pk

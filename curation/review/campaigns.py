@@ -23,6 +23,7 @@ def campaign_create(
     overlap: int = 1,
     sample_size: int | None = None,
     seed: int = 0,
+    lease_seconds: int = 300,
     created_by=None,
 ) -> Campaign:
     """Validate, then create the campaign and its items in one transaction."""
@@ -37,6 +38,7 @@ def campaign_create(
             overlap=overlap,
             sample_size=sample_size,
             seed=seed,
+            lease_seconds=lease_seconds,
             created_by=created_by,
         )
         campaign.titles.set(titles)

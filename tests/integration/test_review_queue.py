@@ -172,7 +172,7 @@ def test_an_admin_creates_campaigns_in_the_admin_form(client, scored_title):
         "titles": [scored_title.pk],
         "overlap": 2,
         "seed": 3,
-        "lease_seconds": 300,
+        "lease_seconds": 45,
     }
 
     refused = client.post(url, form | {"selectors": ["filtering"]})
@@ -181,10 +181,11 @@ def test_an_admin_creates_campaigns_in_the_admin_form(client, scored_title):
     assert "exactly two selectors" in refused.content.decode()
     campaign = Campaign.objects.get()
     assert created["Location"] == reverse("campaign-detail", args=[campaign.pk])
-    assert (campaign.kind, campaign.overlap, campaign.selectors) == (
+    assert (campaign.kind, campaign.overlap, campaign.selectors, campaign.lease_seconds) == (
         "ab",
         2,
         ["filtering", "regression"],
+        45,
     )
     assert campaign.items.count() == 6
     page = client.get(created["Location"]).content.decode()
