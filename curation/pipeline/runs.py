@@ -32,7 +32,8 @@ class ScoringRefused(Exception):
 
 
 def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
-    """Create a run and send its feature chunks to the workers."""
+    """Create a run and send its feature chunks to the workers. When the queue cannot be
+    reached, nothing changes: the run is removed and the title keeps its status and error."""
     from curation import tasks
 
     with transaction.atomic():
@@ -49,6 +50,7 @@ def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
         )
         if not face_ids:
             raise ScoringRefused(f"title {title.name!r} has no faces to score")
+        before = {"status": title.status, "error": title.error}
         run = ScoringRun.objects.create(
             title=title,
             chunk_size=chunk_size,
@@ -65,20 +67,21 @@ def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
         for chunk in chunks:
             tasks.score_features.apply_async(args=[run.pk, chunk], retry=False)
     except Exception as error:  # kombu raises OperationalError and socket errors alike
-        message = f"task queue unavailable, scoring not started: {error}"
-        run_fail(run_id=run.pk, message=message, title_status=Title.Status.IMPORTED)
-        raise QueueUnavailable(message) from None
+        with transaction.atomic():
+            ScoringRun.objects.filter(pk=run.pk).delete()
+            Title.objects.filter(pk=title.pk).update(**before)
+        raise QueueUnavailable(f"task queue unavailable, scoring not started: {error}") from None
     return run
 
 
-def run_fail(*, run_id: int, message: str, title_status: str = Title.Status.FAILED) -> None:
+def run_fail(*, run_id: int, message: str) -> None:
     with transaction.atomic():
         run = ScoringRun.objects.select_for_update().get(pk=run_id)
         run.status = ScoringRun.Status.FAILED
         run.error = message
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "error", "finished_at"])
-        Title.objects.filter(pk=run.title_id).update(status=title_status, error=message)
+        Title.objects.filter(pk=run.title_id).update(status=Title.Status.FAILED, error=message)
 
 
 def _fails_run(work):
@@ -88,6 +91,8 @@ def _fails_run(work):
     def guarded(*, run_id: int, **kwargs) -> None:
         try:
             work(run_id=run_id, **kwargs)
+        except ScoringRun.DoesNotExist:
+            log.info("scoring run %s no longer exists: %s skipped", run_id, work.__name__)
         except Exception as error:
             log.exception("scoring run %s failed in %s", run_id, work.__name__)
             first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]

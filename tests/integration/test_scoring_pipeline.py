@@ -126,8 +126,15 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_title_ends_the_same(small_t
     assert Selection.objects.count() == len(expected)
 
 
-def test_with_the_broker_down_score_title_says_so_and_loses_nothing(small_title, start_worker):
+def test_with_the_broker_down_score_title_says_so_and_changes_nothing(small_title, start_worker):
     from django.db import connection
+
+    worker = start_worker()
+    first = wait_for_run(scoring_start(title=small_title, chunk_size=32))
+    assert first.status == ScoringRun.Status.DONE, first.error
+    before = picks(small_title)
+    worker.terminate()
+    worker.wait()
 
     base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
     env = os.environ | {
@@ -148,9 +155,10 @@ def test_with_the_broker_down_score_title_says_so_and_loses_nothing(small_title,
     assert "task queue unavailable" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     small_title.refresh_from_db()
-    assert small_title.status == Title.Status.IMPORTED
-    assert ScoringRun.objects.get().status == ScoringRun.Status.FAILED
-    # Once the broker is back, the same title scores normally.
+    assert (small_title.status, small_title.error) == (Title.Status.SCORED, "")
+    assert list(ScoringRun.objects.all()) == [first]
+    assert picks(small_title) == before
+    # With the broker there, the same title scores normally.
     start_worker()
     run = wait_for_run(scoring_start(title=small_title, chunk_size=32))
     assert run.status == ScoringRun.Status.DONE, run.error
