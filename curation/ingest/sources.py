@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from curation.models import Cluster
+
 ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst", ".jar"}
 ARCHIVE_MAGIC = (
     b"PK\x03\x04",
@@ -86,6 +88,9 @@ def _place(parts: tuple[str, ...]) -> str | None:
         return "hidden file or folder"
     if PurePosixPath(parts[-1]).suffix.lower() in ARCHIVE_SUFFIXES:
         return "nested archive (archives inside the source are not opened)"
+    longest = Cluster._meta.get_field("label").max_length
+    if len(parts[0]) > longest:
+        return f"cluster folder name longer than {longest} characters"
     return None
 
 

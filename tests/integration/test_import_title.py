@@ -65,6 +65,8 @@ def test_bad_files_are_each_rejected_with_a_reason_and_the_rest_imported(lfw_sma
     Image.new("1", (10_000, 10_000)).save(cluster / "bomb.png")
     (cluster / "movie.gif").write_bytes(_gif())
     (lfw_small / "loose.jpg").write_bytes(good)
+    (lfw_small / ("L" * 220)).mkdir()
+    (lfw_small / ("L" * 220) / "face.jpg").write_bytes(good)
 
     code, summary = run_import(lfw_small, "with-bad-files")
 
@@ -78,6 +80,8 @@ def test_bad_files_are_each_rejected_with_a_reason_and_the_rest_imported(lfw_sma
     assert "decompression bomb" in reasons["Bill_Gates/bomb.png"]
     assert reasons["Bill_Gates/movie.gif"].startswith("unsupported image format GIF")
     assert reasons["loose.jpg"] == "not inside a cluster folder"
+    long_name = reasons[f"{'L' * 220}/face.jpg"]
+    assert long_name == "cluster folder name longer than 200 characters"
     assert all("\n" not in reason for reason in reasons.values())
     assert summary["faces"] >= 50
     assert Cluster.objects.count() == 3
