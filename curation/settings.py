@@ -103,6 +103,8 @@ TEMPLATES = [
     },
 ]
 
+# The embedded default: a SQLite file in the data folder, migrated on first use by the commands.
+EMBEDDED_DATABASE = "DATABASE_URL" not in os.environ
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from PIL import Image
 
 from curation.ingest.service import ImportFailed, title_import
 from curation.models import Cluster, Face, Frame, Title
-from tests.conftest import SMALL_CLUSTERS, face_data, files_under
+from tests.conftest import REPO, SMALL_CLUSTERS, face_data, files_under
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +224,49 @@ def _as_uint16(image: Image.Image):
     import numpy as np
 
     return (np.asarray(image, dtype=np.uint16) * 257).astype(np.uint16)
+
+
+def test_import_title_on_a_fresh_data_folder_sets_the_database_up_or_says_what_to_run(
+    lfw_small, tmp_path
+):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MEDIA_ROOT")}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "curation.settings",
+        "FACE_CURATION_DATA_DIR": str(tmp_path / "fresh"),
+    }
+
+    def import_title(name, **extra):
+        return subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "import_title",
+                str(lfw_small),
+                "--name",
+                name,
+                "--quiet",
+            ],
+            cwd=REPO,
+            env=env | extra,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    # The embedded default (no DATABASE_URL): migrated on first use, then imported.
+    embedded = import_title("fresh")
+    assert embedded.returncode == 0, embedded.stderr
+    assert json.loads(embedded.stdout)["faces"] >= 50
+    # Any other database that is not set up: one line saying what to run, nothing imported.
+    elsewhere = import_title("elsewhere", DATABASE_URL=f"sqlite:///{tmp_path / 'other.db'}")
+    assert elsewhere.returncode == 1
+    assert (
+        elsewhere.stderr.strip().splitlines()
+        == [
+            "CommandError: the database is not set up (28 migrations to apply): "
+            "run `manage.py migrate` first"
+        ]
+        or "run `manage.py migrate` first" in elsewhere.stderr
+    )
+    assert "Traceback" not in elsewhere.stderr
+    assert len(elsewhere.stderr.strip().splitlines()) == 1

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from curation.accounts import ROLES, UserExists, user_create
+from curation.management.database import database_ready
 
 
 class Command(BaseCommand):
@@ -14,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="default: a generated one, printed once")
 
     def handle(self, *args, username, role, password, **options):
+        database_ready()
         try:
             _, used = user_create(username=username, role=role, password=password)
         except UserExists as error:

@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from curation.management.database import database_ready
 from curation.management.titles import title_named
 from curation.pipeline.queries import face_record
 
@@ -15,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("name", help="the title's name")
 
     def handle(self, *args, name, **options):
+        database_ready()
         title = title_named(name)
         faces = title.faces.select_related("frame", "cluster").order_by("cluster__label", "pk")
         for face in faces.iterator(chunk_size=2000):

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from curation.evaluation.export import FORMATS, write_tables
 from curation.evaluation.tables import Filters, all_tables
+from curation.management.database import database_ready
 from curation.models import Campaign, Title
 
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, format, out, campaign, title, **options):
+        database_ready()
         filters = Filters(
             campaigns=_ids(Campaign, campaign, "campaign"), titles=_ids(Title, title, "title")
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from curation.ingest.service import ImportFailed, title_import
+from curation.management.database import database_ready
 
 EXIT_PARTIAL = 3
 
@@ -30,6 +31,7 @@ class Command(BaseCommand):
                 if done == total:
                     self.stderr.write("")
 
+        database_ready()
         try:
             summary = title_import(source=src, name=name, progress=progress)
         except ImportFailed as error:

@@ -7,6 +7,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from curation.management.database import database_ready
 from curation.management.titles import title_named
 from curation.models import ScoringRun
 from curation.pipeline.runs import QueueUnavailable, ScoringRefused, scoring_start
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, name, wait, chunk_size, **options):
+        database_ready()
         title = title_named(name)
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1")

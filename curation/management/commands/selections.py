@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from curation.management.database import database_ready
 from curation.management.titles import title_named
 from curation.pipeline.queries import title_selections
 
@@ -15,5 +16,6 @@ class Command(BaseCommand):
         parser.add_argument("name", help="the title's name")
 
     def handle(self, *args, name, **options):
+        database_ready()
         title = title_named(name)
         self.stdout.write(json.dumps(title_selections(title), indent=2))

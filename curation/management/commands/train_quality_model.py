@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from curation.management.database import database_ready
 from curation.pipeline.stages import NotEnoughFaces, quality_model_train
 from scoring.features import FEATURE_NAMES
 from scoring.quality import QualityParams
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, preset, features, **options):
+        database_ready()
         params = QualityParams.paper() if preset == "paper" else QualityParams()
         try:
             if features:
