@@ -21,7 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from PIL import Image
 
 from curation.ingest.images import decode_image
@@ -125,10 +125,16 @@ def feature_table(faces: Sequence[Face]) -> FeatureTable:
 
 def quality_model_active(*, run: ScoringRun) -> tuple[QualityModel, TrainedQualityModel]:
     """The active quality model. When there is none, or it was trained on features of another
-    version, train one on every face measured by the current extractors and say so on the run."""
-    record = QualityModel.objects.filter(is_active=True).first()
+    version, train one on every face measured by the current extractors and say so on the run.
+
+    Runs that need a model at the same time wait for each other: the first trains it, the
+    others use it."""
     current = feature_version()
-    if record is None or record.feature_version != current:
+    with transaction.atomic():
+        _training_locked()
+        record = QualityModel.objects.filter(is_active=True).first()
+        if record is not None and record.feature_version == current:
+            return record, load_quality_model(record.artifact.name)
         why = (
             "No quality model existed"
             if record is None
@@ -142,6 +148,28 @@ def quality_model_active(*, run: ScoringRun) -> tuple[QualityModel, TrainedQuali
         ]
         run.save(update_fields=["notes"])
     return record, load_quality_model(record.artifact.name)
+
+
+# Any number that no other advisory lock of this database uses.
+_QUALITY_MODEL_LOCK = 0x51A117
+
+
+def _training_locked() -> None:
+    """Until the current transaction ends, no other run decides to train a model. PostgreSQL:
+    an advisory lock. The embedded SQLite default runs one task at a time, and holding its write
+    lock through a training would stall every other write, so it takes none."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_QUALITY_MODEL_LOCK])
+
+
+def _quality_models_locked() -> None:
+    """Until the current transaction ends, nobody else numbers or activates a model (SQLite: a
+    write takes the database's write lock until the transaction ends)."""
+    if connection.vendor == "postgresql":
+        _training_locked()
+    else:
+        QualityModel.objects.filter(pk__lt=0).update(is_active=False)
 
 
 @functools.lru_cache(maxsize=4)
@@ -175,15 +203,16 @@ def quality_model_train(*, params: QualityParams | None = None) -> QualityModel:
     trained = train_quality_model(
         feature_table(faces), params or QualityParams(), feature_version=current
     )
-    version = (
-        QualityModel.objects.order_by("-version").values_list("version", flat=True).first() or 0
-    ) + 1
     with tempfile.TemporaryDirectory(dir=settings.DATA_DIR) as folder:
         path = Path(folder) / "model.joblib"
         trained.save(path)
         artifact = path.read_bytes()
     summary = trained.summary
     with transaction.atomic():
+        _quality_models_locked()
+        version = (
+            QualityModel.objects.order_by("-version").values_list("version", flat=True).first() or 0
+        ) + 1
         QualityModel.objects.filter(is_active=True).update(is_active=False)
         record = QualityModel(
             version=version,
@@ -240,6 +269,7 @@ def fiqa_guards() -> tuple[FilterStage, ...]:
 
 def quality_model_activate(*, record: QualityModel) -> None:
     with transaction.atomic():
+        _quality_models_locked()
         QualityModel.objects.exclude(pk=record.pk).filter(is_active=True).update(is_active=False)
         QualityModel.objects.filter(pk=record.pk).update(is_active=True)
 
