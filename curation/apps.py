@@ -7,7 +7,12 @@ class CurationConfig(AppConfig):
     verbose_name = "Face Curation"
 
     def ready(self) -> None:
+        from django.contrib import admin
+
+        from curation import login_throttle
+
         checks.register(scoring_models_check, "models")
+        admin.site.login_form = login_throttle.ThrottledAdminLoginForm
 
 
 def scoring_models_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

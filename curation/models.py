@@ -15,8 +15,6 @@ from django.db.models import Q
 
 class Title(models.Model):
     class Status(models.TextChoices):
-        NEW = "new"
-        IMPORTING = "importing"
         IMPORTED = "imported"
         SCORING = "scoring"
         SCORED = "scored"
@@ -24,7 +22,7 @@ class Title(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     source = models.CharField(max_length=1000, blank=True, help_text="Where it was imported from.")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IMPORTED)
     error = models.TextField(blank=True)
     import_summary = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from curation import evaluation_views, review_views, scoring_views, views
+from curation.login_throttle import ThrottledLoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,7 +24,11 @@ urlpatterns = [
     path("evaluation/export/<str:fmt>/", evaluation_views.download, name="evaluation-download"),
     path("faces/<int:face_id>/crop.jpg", views.face_crop, name="face-crop"),
     path("media/<path:path>", views.media, name="media"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=ThrottledLoginForm),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("curation.api.urls")),

@@ -38,8 +38,6 @@ def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
 
     with transaction.atomic():
         title = Title.objects.select_for_update().get(pk=title.pk)
-        if title.status in (Title.Status.NEW, Title.Status.IMPORTING):
-            raise ScoringRefused(f"title {title.name!r} is not imported yet")
         active = title.scoring_runs.filter(
             status__in=[ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING]
         ).first()
