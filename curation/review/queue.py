@@ -2,8 +2,11 @@
 
 An item is served to an annotator only while it still needs judgments: its live judgments plus
 the unexpired leases of other annotators stay below the campaign's overlap. The candidate row is
-taken with ``SELECT … FOR UPDATE SKIP LOCKED`` (on PostgreSQL), so two annotators asking at once
-never take the last free place of one item; answers re-check that place under the same lock.
+taken with ``SELECT … FOR UPDATE SKIP LOCKED`` (on PostgreSQL), and its room is counted again
+once the row is locked, by a new statement that sees every lease committed before: the counts of
+the query that found the row may predate a lease another annotator committed an instant before.
+One annotator's requests are serialised (their user row is locked), so nobody holds two leases
+in one campaign. A lease is therefore a reserved place: an answer on a held lease is taken.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -96,6 +100,7 @@ def next_item(*, campaign: Campaign, annotator) -> Served | None:
     now = timezone.now()
     expiry = now + timedelta(seconds=campaign.lease_seconds)
     with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=annotator.pk).first()
         held = (
             Lease.objects.select_for_update()
             .filter(item__campaign=campaign, annotator=annotator, expires_at__gt=now)
@@ -130,16 +135,20 @@ def _take_candidate(campaign: Campaign, annotator) -> Item | None:
     candidates = open_items(campaign, annotator)
     if not connection.features.has_select_for_update_skip_locked:
         return candidates.first()
-    item = candidates.select_for_update(skip_locked=True, of=("self",)).first()
-    tried: list[int] = []
-    while item is None and len(tried) < 20:
-        waited = candidates.exclude(pk__in=tried).select_for_update(of=("self",)).first()
-        if waited is None:
-            return None
-        if open_items(campaign, annotator).filter(pk=waited.pk).exists():
-            return waited
-        tried.append(waited.pk)
-    return item
+    full: list[int] = []
+    for skip_locked in (True, False):
+        while len(full) < 50:
+            item = (
+                candidates.exclude(pk__in=full)
+                .select_for_update(skip_locked=skip_locked, of=("self",))
+                .first()
+            )
+            if item is None:
+                break
+            if open_items(campaign, annotator).filter(pk=item.pk).exists():  # counted anew
+                return item
+            full.append(item.pk)
+    return None
 
 
 def answer_record(*, campaign: Campaign, annotator, token: str, answer: str) -> Judgment:
@@ -158,6 +167,10 @@ def answer_record(*, campaign: Campaign, annotator, token: str, answer: str) -> 
                 .first()
             )
             if lease is None:
+                # The same answer sent twice at once: the first took the lease and recorded it.
+                recorded = Judgment.objects.filter(token=token, annotator=annotator).first()
+                if recorded is not None:
+                    return recorded
                 raise StaleAnswer("this item is no longer held for you; here is the next one")
             item = Item.objects.select_for_update().get(pk=lease.item_id)
             side = None
@@ -168,20 +181,22 @@ def answer_record(*, campaign: Campaign, annotator, token: str, answer: str) -> 
             live = Judgment.objects.filter(
                 item=item, answer__in=DECISIVE, superseded_by__isnull=True
             ).count()
-            if value != Judgment.Answer.SKIP and live >= campaign.overlap:
-                lease.delete()
-                raise StaleAnswer("this item already has all its judgments; here is the next one")
-            judgment = Judgment.objects.create(
-                item=item,
-                annotator=annotator,
-                answer=value,
-                left_is_a=side,
-                seconds=round((now - lease.served_at).total_seconds(), 3),
-                token=token,
-            )
+            full = value != Judgment.Answer.SKIP and live >= campaign.overlap
+            judgment = None
+            if not full:
+                judgment = Judgment.objects.create(
+                    item=item,
+                    annotator=annotator,
+                    answer=value,
+                    left_is_a=side,
+                    seconds=round((now - lease.served_at).total_seconds(), 3),
+                    token=token,
+                )
             lease.delete()
     except IntegrityError:  # the same token raced in twice: the first one won
         return Judgment.objects.get(token=token)
+    if judgment is None:  # refused after the commit, so that the lease stays deleted
+        raise StaleAnswer("this item already has all its judgments; here is the next one")
     return judgment
 
 

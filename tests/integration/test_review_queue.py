@@ -12,7 +12,13 @@ from django.urls import reverse
 from curation.accounts import user_create
 from curation.models import Campaign, Judgment, Selection
 from curation.review.campaigns import CampaignInvalid, campaign_create
-from curation.review.queue import answer_record, live_judgments, next_item, undo_last
+from curation.review.queue import (
+    StaleAnswer,
+    answer_record,
+    live_judgments,
+    next_item,
+    undo_last,
+)
 
 SELECTORS = ["baseline", "fiqa", "filtering", "regression"]
 
@@ -106,9 +112,15 @@ def test_invalid_campaigns_are_refused_with_a_reason(scored_title):
         campaign_create(name="x", kind="grade", titles=[scored_title], selectors=["magic"])
 
 
-@pytest.mark.parametrize("overlap", [1, 2])
-def test_concurrent_annotators_never_exceed_the_overlap(scored_title, annotators, overlap):
+@pytest.mark.parametrize("people, overlap", [(2, 1), (2, 2), (5, 2), (5, 3)])
+def test_concurrent_annotators_reach_the_overlap_exactly_and_no_leased_answer_is_refused(
+    scored_title, annotators, people, overlap
+):
     assert connection.vendor == "postgresql"
+    annotators = annotators + [
+        user_create(username=f"more{i}", role="annotator", password="pw-ann-1")[0]
+        for i in range(people - len(annotators))
+    ]
     campaign = grade_campaign(scored_title, overlap=overlap)
     errors = []
 
@@ -230,3 +242,51 @@ def test_item_images_are_only_for_the_lease_holder_and_reveal_no_side(
         assert f'filename="{slot}.' in response["Content-Disposition"]
         assert "face-" not in response["Content-Disposition"]
     assert client.get(reverse("item-image", args=[served.item.pk, "left"])).status_code == 404
+
+
+def test_an_answer_refused_because_the_item_filled_up_frees_the_annotator(scored_title, annotators):
+    from curation.models import Lease
+
+    holder, other = annotators
+    campaign = grade_campaign(scored_title, overlap=1)
+    served = next_item(campaign=campaign, annotator=holder)
+    # The item was filled behind the holder's back (as an earlier race could do).
+    Judgment.objects.create(
+        item=served.item, annotator=other, answer="usable", seconds=1, token="f" * 32
+    )
+    with pytest.raises(StaleAnswer, match="already has all its judgments"):
+        answer_record(campaign=campaign, annotator=holder, token=served.token, answer="usable")
+    assert not Lease.objects.filter(annotator=holder).exists()
+    assert next_item(campaign=campaign, annotator=holder).item != served.item
+
+
+def test_the_same_answer_sent_twice_at_once_is_recorded_once_and_both_hear_so(
+    scored_title, annotators
+):
+    campaign = grade_campaign(scored_title)
+    served = next_item(campaign=campaign, annotator=annotators[0])
+    barrier, results = threading.Barrier(2), []
+
+    def submit():
+        try:
+            barrier.wait()
+            results.append(
+                answer_record(
+                    campaign=campaign,
+                    annotator=annotators[0],
+                    token=served.token,
+                    answer="usable",
+                ).pk
+            )
+        except Exception as error:  # surfaced below
+            results.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 2 and results[0] == results[1], results
+    assert Judgment.objects.count() == 1
