@@ -1,12 +1,16 @@
 """The Celery app. Queues: ``gpu`` (detection, features; torch's device) and ``cpu``."""
 
+import logging
 import os
 import sys
+import threading
+import time
 
 from celery import Celery
 from celery.signals import worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curation.settings")
+log = logging.getLogger(__name__)
 
 app = Celery("curation")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -14,11 +18,29 @@ app.autodiscover_tasks(["curation"])
 
 
 @worker_ready.connect
-def resume_unfinished_runs(**_) -> None:
-    """A worker that starts picks up scoring runs that a killed worker left behind."""
+def watch_stalled_runs(**_) -> None:
+    """A worker that starts sends again the work of stalled runs, then checks every
+    ``SCORING_STALL_CHECK_SECONDS`` on a thread of its own (see ``curation.pipeline.runs``)."""
     from curation.pipeline.runs import runs_resume
 
     runs_resume()
+    threading.Thread(target=_stall_checks, name="stalled-runs", daemon=True).start()
+
+
+def _stall_checks() -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    from curation.pipeline.runs import runs_resume
+
+    while True:
+        time.sleep(settings.SCORING_STALL_CHECK_SECONDS)
+        try:
+            runs_resume()
+        except Exception:  # the next check tries again; a database outage must not end it
+            log.exception("checking for stalled scoring runs failed")
+        finally:
+            connection.close()
 
 
 @worker_init.connect

@@ -300,6 +300,12 @@ class ScoringRun(models.Model):
     crops_total = models.PositiveIntegerField(default=0)
     crops_done = models.PositiveIntegerField(default=0)
     stage_started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the run last made progress; a run quiet for longer than "
+        "SCORING_STALL_SECONDS has its missing work sent again.",
+    )
     stage_seconds = models.JSONField(default=dict, blank=True)
     quality_model = models.ForeignKey(
         QualityModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"

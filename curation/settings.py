@@ -183,6 +183,12 @@ FIQA_SELECTOR_GUARDS = envlist("FIQA_SELECTOR_GUARDS", "roll,exposure,sharpness,
 # A quality model trains on at most this many faces (drawn at random across titles).
 QUALITY_TRAIN_MAX_FACES = envint("QUALITY_TRAIN_MAX_FACES", 100_000)
 SCORING_CHUNK_SIZE = envint("SCORING_CHUNK_SIZE", 64)
+# Every worker checks this often for unfinished runs that made no progress for SCORING_STALL_SECONDS
+# (their messages lost, say by a broker restarted without persistence) and sends their missing
+# work again. Keep the stall time above the longest single task (training a model on 100,000
+# faces takes about 2 minutes on 2 cores).
+SCORING_STALL_SECONDS = envint("SCORING_STALL_SECONDS", 600)
+SCORING_STALL_CHECK_SECONDS = envint("SCORING_STALL_CHECK_SECONDS", 60)
 
 # Celery. Embedded default: a broker kept in files, no service needed. Production: Redis.
 _BROKER_DIR = DATA_DIR / "broker"

@@ -5,14 +5,24 @@ workers share a title) → identity on the ``gpu`` queue in chunks of clusters (
 of a cluster measured) → quality and every selector on the ``cpu`` queue → headshot crops on the
 ``cpu`` queue → the title is marked scored. Whichever chunk task finishes the last face moves the
 run on; the run row is locked while it does, so a stage never starts twice.
+
+Every task that makes progress stamps the run (``progress_at``). A run quiet for longer than
+``SCORING_STALL_SECONDS`` has lost its messages (a broker restarted without persistence, a
+worker killed between taking a message and recording it): every worker looks for such runs when
+it starts and every ``SCORING_STALL_CHECK_SECONDS``, and sends their missing work again. Passing
+database and broker errors are not failures: the task is retried with backoff.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from datetime import timedelta
 
-from django.db import transaction
+import kombu.exceptions
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from curation.models import Cluster, Face, ScoringRun, Selection, Title
@@ -21,6 +31,8 @@ from curation.pipeline import stages
 log = logging.getLogger(__name__)
 CROPS_PER_TASK = 50
 CLUSTERS_PER_TASK = 8
+# Errors that pass: the task is retried with backoff instead of failing the run.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, kombu.exceptions.OperationalError)
 
 
 class QueueUnavailable(Exception):
@@ -56,6 +68,7 @@ def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
             clusters_total=title.clusters.filter(faces__isnull=False).distinct().count(),
             status=ScoringRun.Status.QUEUED,
             stage_started_at=timezone.now(),
+            progress_at=timezone.now(),
         )
         title.status = Title.Status.SCORING
         title.error = ""
@@ -91,6 +104,8 @@ def _fails_run(work):
             work(run_id=run_id, **kwargs)
         except ScoringRun.DoesNotExist:
             log.info("scoring run %s no longer exists: %s skipped", run_id, work.__name__)
+        except TRANSIENT_ERRORS:
+            raise  # the task retries it
         except Exception as error:
             log.exception("scoring run %s failed in %s", run_id, work.__name__)
             first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
@@ -110,7 +125,7 @@ def features_chunk_run(*, run_id: int, face_ids: list[int]) -> None:
         )
     stages.features_compute(run=run, face_ids=face_ids)
     done = Face.objects.filter(title_id=run.title_id, features_run=run).count()
-    ScoringRun.objects.filter(pk=run_id).update(faces_done=done)
+    ScoringRun.objects.filter(pk=run_id).update(faces_done=done, progress_at=timezone.now())
     if done >= run.faces_total:
         _advance(run_id=run_id, finished=ScoringRun.Stage.FEATURES, then=ScoringRun.Stage.IDENTITY)
 
@@ -122,7 +137,9 @@ def identity_chunk_run(*, run_id: int, cluster_ids: list[int]) -> None:
         return
     stages.identity_compute(run=run, cluster_ids=cluster_ids)
     pending = _identity_pending(run).count()
-    ScoringRun.objects.filter(pk=run_id).update(clusters_done=run.clusters_total - pending)
+    ScoringRun.objects.filter(pk=run_id).update(
+        clusters_done=run.clusters_total - pending, progress_at=timezone.now()
+    )
     if not pending:
         _advance(run_id=run_id, finished=ScoringRun.Stage.IDENTITY, then=ScoringRun.Stage.QUALITY)
 
@@ -165,7 +182,9 @@ def crops_run(*, run_id: int) -> None:
         return
     stages.crops_make(run=run, limit=CROPS_PER_TASK)
     missing = Selection.objects.filter(cluster__title=run.title, crop="").count()
-    ScoringRun.objects.filter(pk=run_id).update(crops_done=run.crops_total - missing)
+    ScoringRun.objects.filter(pk=run_id).update(
+        crops_done=run.crops_total - missing, progress_at=timezone.now()
+    )
     if missing:
         from curation import tasks
 
@@ -189,7 +208,8 @@ def _advance(*, run_id: int, finished: str, then: str) -> None:
         }
         run.stage = then
         run.stage_started_at = now
-        fields = ["stage", "stage_seconds", "stage_started_at"]
+        run.progress_at = now
+        fields = ["stage", "stage_seconds", "stage_started_at", "progress_at"]
         if then == ScoringRun.Stage.DONE:
             run.status = ScoringRun.Status.DONE
             run.finished_at = now
@@ -205,48 +225,65 @@ def _advance(*, run_id: int, finished: str, then: str) -> None:
 
 
 def runs_resume() -> int:
-    """Send again the work of every unfinished run; returns how many runs were resumed.
+    """Send again the missing work of every stalled run; returns how many were resumed.
 
-    Called when a worker starts. A worker killed mid-task gets its task back from the broker
-    after the visibility timeout, but a message it had taken off the queue and not yet recorded
-    as unacknowledged is gone; re-sending what is missing covers that too. Every stage is
-    idempotent and a stage advances once, so work sent twice does no harm.
+    A run is stalled when it is unfinished and made no progress for ``SCORING_STALL_SECONDS``:
+    runs whose work is merely queued or running are left alone. Each stalled run is claimed
+    under its row lock and stamped, so workers checking at once send its work once. Every stage
+    is idempotent and a stage advances once, so work sent twice would still do no harm.
     """
+    quiet_since = timezone.now() - timedelta(seconds=settings.SCORING_STALL_SECONDS)
+    resumed = 0
+    while True:
+        with transaction.atomic():
+            run = (
+                ScoringRun.objects.select_for_update(skip_locked=True)
+                .filter(
+                    Q(progress_at__lt=quiet_since) | Q(progress_at=None),
+                    status__in=[ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING],
+                )
+                .order_by("pk")
+                .first()
+            )
+            if run is None:
+                return resumed
+            ScoringRun.objects.filter(pk=run.pk).update(progress_at=timezone.now())
+        log.warning(
+            "scoring run %s made no progress in %s: sending its work again", run.pk, run.stage
+        )
+        _missing_work_send(run)
+        resumed += 1
+
+
+def _missing_work_send(run: ScoringRun) -> None:
     from curation import tasks
 
-    active = ScoringRun.objects.filter(
-        status__in=[ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING]
-    )
-    for run in active:
-        if run.stage == ScoringRun.Stage.FEATURES:
-            missing = list(
-                Face.objects.filter(title_id=run.title_id)
-                .exclude(features_run=run)
-                .order_by("pk")
-                .values_list("pk", flat=True)
+    if run.stage == ScoringRun.Stage.FEATURES:
+        missing = list(
+            Face.objects.filter(title_id=run.title_id)
+            .exclude(features_run=run)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for start in range(0, len(missing), run.chunk_size):
+            tasks.score_features.apply_async(args=[run.pk, missing[start : start + run.chunk_size]])
+        if not missing:
+            _advance(
+                run_id=run.pk,
+                finished=ScoringRun.Stage.FEATURES,
+                then=ScoringRun.Stage.IDENTITY,
             )
-            for start in range(0, len(missing), run.chunk_size):
-                tasks.score_features.apply_async(
-                    args=[run.pk, missing[start : start + run.chunk_size]]
-                )
-            if not missing:
-                _advance(
-                    run_id=run.pk,
-                    finished=ScoringRun.Stage.FEATURES,
-                    then=ScoringRun.Stage.IDENTITY,
-                )
-        elif run.stage == ScoringRun.Stage.IDENTITY:
-            if _identity_pending(run).exists():
-                _identity_send(run)
-            else:
-                _advance(
-                    run_id=run.pk, finished=ScoringRun.Stage.IDENTITY, then=ScoringRun.Stage.QUALITY
-                )
-        elif run.stage in (ScoringRun.Stage.QUALITY, ScoringRun.Stage.SELECTION):
-            tasks.score_selection.apply_async(args=[run.pk])
-        elif run.stage == ScoringRun.Stage.CROPS:
-            tasks.score_crops.apply_async(args=[run.pk])
-    return len(active)
+    elif run.stage == ScoringRun.Stage.IDENTITY:
+        if _identity_pending(run).exists():
+            _identity_send(run)
+        else:
+            _advance(
+                run_id=run.pk, finished=ScoringRun.Stage.IDENTITY, then=ScoringRun.Stage.QUALITY
+            )
+    elif run.stage in (ScoringRun.Stage.QUALITY, ScoringRun.Stage.SELECTION):
+        tasks.score_selection.apply_async(args=[run.pk])
+    elif run.stage == ScoringRun.Stage.CROPS:
+        tasks.score_crops.apply_async(args=[run.pk])
 
 
 def run_latest(title: Title) -> ScoringRun | None:

@@ -101,7 +101,11 @@ def test_rescoring_replaces_rows_without_duplicates(small_title, celery_worker_p
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_the_title_ends_the_same(small_title, start_worker):
-    quick_restore = {"CELERY_VISIBILITY_TIMEOUT": "5"}
+    quick_restore = {
+        "CELERY_VISIBILITY_TIMEOUT": "5",
+        "SCORING_STALL_SECONDS": "5",
+        "SCORING_STALL_CHECK_SECONDS": "1",
+    }
     worker = start_worker(**quick_restore)
     reference = wait_for_run(scoring_start(title=small_title, chunk_size=16))
     expected = picks(small_title)
@@ -124,6 +128,29 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_title_ends_the_same(small_t
     assert run.faces_done == run.faces_total
     assert picks(small_title) == expected
     assert Selection.objects.count() == len(expected)
+
+
+def test_a_broker_that_loses_its_messages_mid_run_does_not_stall_the_run(small_title, start_worker):
+    from curation.celery import app
+
+    start_worker(SCORING_STALL_SECONDS="4", SCORING_STALL_CHECK_SECONDS="1")
+    reference = wait_for_run(scoring_start(title=small_title, chunk_size=16))
+    expected = picks(small_title)
+
+    run = scoring_start(title=small_title, chunk_size=2)
+    deadline = time.monotonic() + 120
+    while run.faces_done < 4:
+        assert time.monotonic() < deadline, "features never started"
+        time.sleep(0.05)
+        run.refresh_from_db()
+    # What a broker restarted without persistence leaves: no queued or unacknowledged message.
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.flushdb()
+    run = wait_for_run(run, seconds=300)
+
+    assert reference.status == run.status == ScoringRun.Status.DONE, run.error
+    assert run.faces_done == run.faces_total
+    assert picks(small_title) == expected
 
 
 def test_with_the_broker_down_score_title_says_so_and_changes_nothing(small_title, start_worker):
