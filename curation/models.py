@@ -407,6 +407,12 @@ class Item(models.Model):
     )
     selectors = models.JSONField(help_text="Grade: the selectors credited; A/B: [A, B].")
     identical = models.BooleanField(default=False)
+    crop = models.CharField(
+        max_length=500, blank=True, help_text="Headshot of ``face`` shown, frozen at creation."
+    )
+    crop_b = models.CharField(
+        max_length=500, blank=True, help_text="Headshot of ``face_b`` shown, frozen at creation."
+    )
 
     class Meta:
         ordering = ["campaign", "id"]

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
-from curation.models import Campaign, Item, Selection
+from curation.models import Campaign, Item
 from curation.review.queue import (
     NothingToUndo,
     StaleAnswer,
@@ -122,19 +122,20 @@ def item_image(request: HttpRequest, item_id: int, slot: str) -> HttpResponse:
 
 
 def _slot_image(request: HttpRequest, item: Item, slot: str) -> HttpResponse:
-    face = item.face
+    """The picture as it was when the campaign was made: the item's face and headshot file,
+    whatever scoring has picked since."""
+    face, crop = item.face, item.crop
     if slot in ("left", "right"):
         a_left = left_is_a(campaign=item.campaign, item_id=item.pk, annotator_id=request.user.pk)
-        face = item.face if (slot == "left") == a_left else item.face_b
+        if (slot == "left") != a_left:
+            face, crop = item.face_b, item.crop_b
     if slot == "face":
         return face_crop_response(face, size=320)
     if slot == "frame":
         return FileResponse(face.frame.image.open("rb"))
-    crop = Selection.objects.filter(face=face).exclude(crop="").values_list("crop", flat=True)
-    selection_crop = crop.first()
-    if selection_crop is None:
+    if not crop or not default_storage.exists(crop):
         return face_crop_response(face, size=600)
-    return FileResponse(default_storage.open(selection_crop, "rb"), content_type="image/jpeg")
+    return FileResponse(default_storage.open(crop, "rb"), content_type="image/jpeg")
 
 
 @admin_required

@@ -20,7 +20,7 @@ from curation.evaluation.stats import (
     sign_test,
     wilson_interval,
 )
-from curation.models import Campaign, Face, Judgment, Selection, Title
+from curation.models import Campaign, Face, Item, Judgment, Selection, Title
 from curation.review.queue import DECISIVE
 from scoring.features import SMALLER_BETTER
 
@@ -244,20 +244,25 @@ def table2(filters: Filters) -> Table:
 
 def table3(filters: Filters) -> Table:
     """Median features of the faces each selector picked, and of every face, with bootstrap
-    95 % intervals."""
+    95 % intervals. Filtered by campaigns, the picks are the faces their items froze when they
+    were made (what was judged), not what scoring has picked since."""
     titles = Title.objects.all()
     if filters.titles:
         titles = titles.filter(pk__in=filters.titles)
     elif filters.campaigns:
         titles = titles.filter(campaigns__in=filters.campaigns).distinct()
+    names = [name for name, _ in FEATURES]
     faces = Face.objects.filter(title__in=titles).exclude(sharpness=None)
-    groups = {"Dataset": list(faces.values(*[name for name, _ in FEATURES]))}
+    groups = {"Dataset": list(faces.values(*names))}
+    picked_ids = _judged_picks(filters.campaigns) if filters.campaigns else _current_picks(titles)
+    features_of = {
+        row["pk"]: row
+        for row in Face.objects.filter(
+            pk__in={face for ids in picked_ids.values() for face in ids}
+        ).values("pk", *names)
+    }
     for selector in Selection.Selector.values:
-        picked = Selection.objects.filter(cluster__title__in=titles, selector=selector)
-        groups[selector] = [
-            {name: value for name, value in zip([n for n, _ in FEATURES], values, strict=True)}
-            for values in picked.values_list(*[f"face__{name}" for name, _ in FEATURES])
-        ]
+        groups[selector] = [features_of[face] for face in picked_ids.get(selector, [])]
     groups = {name: rows for name, rows in groups.items() if rows}
     rows, raw = [], []
     for feature, label in FEATURES:
@@ -283,6 +288,30 @@ def table3(filters: Filters) -> Table:
         raw if groups else [],
         empty="" if groups else "No scored title matches these filters yet.",
     )
+
+
+def _current_picks(titles) -> dict[str, list[int]]:
+    picks: dict[str, list[int]] = defaultdict(list)
+    for selector, face in Selection.objects.filter(cluster__title__in=titles).values_list(
+        "selector", "face_id"
+    ):
+        picks[selector].append(face)
+    return picks
+
+
+def _judged_picks(campaigns: list[int]) -> dict[str, list[int]]:
+    """Per selector, the faces the campaigns' items hold for it (one per cluster and campaign)."""
+    picks: dict[str, list[int]] = defaultdict(list)
+    for kind, selectors, face, face_b in Item.objects.filter(campaign__in=campaigns).values_list(
+        "campaign__kind", "selectors", "face_id", "face_b_id"
+    ):
+        if kind == Campaign.Kind.AB:
+            picks[selectors[0]].append(face)
+            picks[selectors[1]].append(face_b)
+        else:
+            for selector in selectors:
+                picks[selector].append(face)
+    return picks
 
 
 def agreement(filters: Filters) -> Table:

@@ -83,16 +83,26 @@ def _items(campaign: Campaign, clusters: list[int], picks) -> list[Item]:
                     cluster_id=cluster_id,
                     face_id=a.face_id,
                     face_b_id=b.face_id,
+                    crop=a.crop,
+                    crop_b=b.crop,
                     selectors=list(campaign.selectors),
                     identical=a.face_id == b.face_id,
                 )
             )
             continue
         credited: dict[int, list[str]] = defaultdict(list)
+        crops: dict[int, str] = {}
         for selector in campaign.selectors:
             credited[by[selector].face_id].append(selector)
+            crops[by[selector].face_id] = crops.get(by[selector].face_id) or by[selector].crop
         items.extend(
-            Item(campaign=campaign, cluster_id=cluster_id, face_id=face_id, selectors=names)
+            Item(
+                campaign=campaign,
+                cluster_id=cluster_id,
+                face_id=face_id,
+                crop=crops[face_id],
+                selectors=names,
+            )
             for face_id, names in credited.items()
         )
     return items

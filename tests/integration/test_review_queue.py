@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 
@@ -290,3 +291,37 @@ def test_the_same_answer_sent_twice_at_once_is_recorded_once_and_both_hear_so(
         thread.join(timeout=60)
     assert len(results) == 2 and results[0] == results[1], results
     assert Judgment.objects.count() == 1
+
+
+def test_rescoring_during_an_open_campaign_changes_nothing_an_annotator_sees(
+    client, scored_title, annotators
+):
+    from curation.evaluation.tables import Filters, table3
+
+    campaign = campaign_create(
+        name="ab", kind="ab", titles=[scored_title], selectors=["filtering", "regression"]
+    )
+    assert all(item.crop and item.crop_b for item in campaign.items.all())
+    holder = annotators[0]
+    served = next_item(campaign=campaign, annotator=holder)
+    client.force_login(holder)
+
+    def shown():
+        return {
+            slot: b"".join(
+                client.get(reverse("item-image", args=[served.item.pk, slot])).streaming_content
+            )
+            for slot in ("left", "right")
+        }
+
+    def table():  # as JSON: an unmeasured feature's NaN equals itself there
+        return json.dumps(table3(Filters(campaigns=[campaign.pk])).raw, sort_keys=True)
+
+    before, table_before = shown(), table()
+    # Scoring again picks other faces, with new headshot files.
+    for selection in Selection.objects.filter(cluster__title=scored_title):
+        selection.face = selection.cluster.faces.exclude(pk=selection.face_id).first()
+        selection.crop = ""
+        selection.save()
+    assert shown() == before
+    assert table() == table_before
