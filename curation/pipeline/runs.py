@@ -117,8 +117,8 @@ def _fails_run(work):
 @_fails_run
 def features_chunk_run(*, run_id: int, face_ids: list[int]) -> None:
     run = ScoringRun.objects.get(pk=run_id)
-    if run.status in (ScoringRun.Status.DONE, ScoringRun.Status.FAILED):
-        return
+    if run.stage != ScoringRun.Stage.FEATURES or run.status == ScoringRun.Status.FAILED:
+        return  # a chunk delivered again after the run moved on
     if run.status == ScoringRun.Status.QUEUED:
         ScoringRun.objects.filter(pk=run_id, status=ScoringRun.Status.QUEUED).update(
             status=ScoringRun.Status.RUNNING

@@ -163,3 +163,14 @@ def test_models_trained_at_once_get_distinct_versions_and_one_is_active(small_sc
     results = _at_once(lambda i: quality_model_train().version, 3)
     assert sorted(results) == [1, 2, 3]
     assert QualityModel.objects.filter(is_active=True).count() == 1
+
+
+def test_a_features_chunk_delivered_again_after_its_stage_changes_nothing(small_scored_faces):
+    from curation.models import ScoringRun
+    from curation.pipeline.runs import features_chunk_run
+
+    run = ScoringRun.objects.get()
+    ScoringRun.objects.filter(pk=run.pk).update(stage=ScoringRun.Stage.QUALITY)
+    Face.objects.update(identity=0.5)
+    features_chunk_run(run_id=run.pk, face_ids=list(Face.objects.values_list("pk", flat=True)))
+    assert set(Face.objects.values_list("identity", flat=True)) == {0.5}

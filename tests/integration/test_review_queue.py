@@ -325,3 +325,26 @@ def test_rescoring_during_an_open_campaign_changes_nothing_an_annotator_sees(
         selection.save()
     assert shown() == before
     assert table() == table_before
+
+
+def test_one_annotator_asking_twice_at_once_holds_one_lease(scored_title, annotators):
+    from curation.models import Lease
+
+    campaign = grade_campaign(scored_title)
+    barrier, served = threading.Barrier(4), []
+
+    def ask():
+        try:
+            barrier.wait()
+            got = next_item(campaign=campaign, annotator=annotators[0])
+            served.append((got.item.pk, got.token))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(set(served)) == 1 and len(served) == 4
+    assert Lease.objects.filter(annotator=annotators[0]).count() == 1
