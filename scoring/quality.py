@@ -16,8 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from scoring.features import FEATURE_NAMES, PAPER_FEATURES, SMALLER_BETTER, FeatureTable
-from scoring.selectors import goodness, percentiles
+from scoring.features import (
+    FEATURE_NAMES,
+    PAPER_FEATURES,
+    SMALLER_BETTER,
+    FeatureTable,
+    goodness,
+)
+from scoring.selectors import percentiles
 
 _FORMAT = "face-curation-quality-model/2"
 

@@ -13,8 +13,6 @@ import numpy as np
 
 from scoring.features import FEATURE_NAMES, SMALLER_BETTER, FeatureTable, goodness
 
-__all__ = ["goodness"]  # re-exported: callers orient features through the selectors module
-
 
 def _order(table: FeatureTable, first: np.ndarray) -> np.ndarray:
     """Row indices from best to worst by ``first`` (N,), then by every feature's goodness, then

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from curation.errors import first_line
 from curation.ingest.images import ImageRejected, decode_image
 from curation.ingest.sources import EntryRejected, Limits, Source, SourceError, open_source
 from curation.models import Cluster, Face, Frame, Title
@@ -100,7 +101,7 @@ def title_import(
         shutil.rmtree(folder, ignore_errors=True)
         if Title.objects.filter(name=name).exists():
             raise ImportFailed(f"a title named {name!r} already exists") from None
-        raise ImportFailed(f"database refused the import: {_first_line(error)}") from None
+        raise ImportFailed(f"database refused the import: {first_line(error)[:200]}") from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -222,7 +223,3 @@ def _save(
     all_clusters = {image.cluster for image in images}
     summary.empty_clusters = sorted(all_clusters - set(labels))
     return summary
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]

@@ -4,6 +4,8 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
+from curation.errors import first_line
+
 
 def database_ready() -> None:
     """Before a command touches the database: the embedded one is migrated on first use; any
@@ -12,8 +14,7 @@ def database_ready() -> None:
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise CommandError(f"cannot reach the database: {first}") from None
+        raise CommandError(f"cannot reach the database: {first_line(error)}") from None
     if not pending:
         return
     if settings.EMBEDDED_DATABASE:

@@ -71,34 +71,26 @@ class Migration(migrations.Migration):
     ]
 
 
-def rename_sharpness_selector(apps, schema_editor):
-    """The paper's "FaceQNet" selector is now backed by the learned ``fiqa``: its name follows."""
-    rename = {"sharpness": "fiqa"}
-    Selection = apps.get_model("curation", "Selection")
-    Selection.objects.filter(selector="sharpness").update(selector="fiqa")
-    for model_name in ("Campaign", "Item"):
-        model = apps.get_model("curation", model_name)
-        changed = []
-        for row in model.objects.all().only("pk", "selectors"):
-            names = [rename.get(name, name) for name in row.selectors]
-            if names != row.selectors:
-                row.selectors = names
-                changed.append(row)
-        model.objects.bulk_update(changed, ["selectors"], batch_size=1000)
+def _selector_renamed(old: str, new: str):
+    def rename(apps, schema_editor):
+        Selection = apps.get_model("curation", "Selection")
+        Selection.objects.filter(selector=old).update(selector=new)
+        for model_name in ("Campaign", "Item"):
+            model = apps.get_model("curation", model_name)
+            changed = []
+            for row in model.objects.all().only("pk", "selectors"):
+                names = [new if name == old else name for name in row.selectors]
+                if names != row.selectors:
+                    row.selectors = names
+                    changed.append(row)
+            model.objects.bulk_update(changed, ["selectors"], batch_size=1000)
+
+    return rename
 
 
-def rename_fiqa_selector(apps, schema_editor):
-    Selection = apps.get_model("curation", "Selection")
-    Selection.objects.filter(selector="fiqa").update(selector="sharpness")
-    for model_name in ("Campaign", "Item"):
-        model = apps.get_model("curation", model_name)
-        changed = []
-        for row in model.objects.all().only("pk", "selectors"):
-            names = ["sharpness" if name == "fiqa" else name for name in row.selectors]
-            if names != row.selectors:
-                row.selectors = names
-                changed.append(row)
-        model.objects.bulk_update(changed, ["selectors"], batch_size=1000)
+# The paper's "FaceQNet" selector is now backed by the learned ``fiqa``: its name follows.
+rename_sharpness_selector = _selector_renamed("sharpness", "fiqa")
+rename_fiqa_selector = _selector_renamed("fiqa", "sharpness")
 
 
 def recreate_sqlite_face_rules(apps, schema_editor):

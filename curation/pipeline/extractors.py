@@ -11,6 +11,7 @@ import functools
 
 from django.conf import settings
 
+from curation.errors import first_line
 from scoring.features import FeatureConfig, FeatureExtractor
 
 
@@ -72,8 +73,7 @@ def model_problems() -> list[str]:
         try:
             load(str(path))
         except Exception as error:  # onnxruntime raises its own exception types
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            problems.append(f"{setting}: {path} is not a usable model: {first[:200]}")
+            problems.append(f"{setting}: {path} is not a usable model: {first_line(error)[:200]}")
     for name in (RESNET_MODEL, LANDMARK_MODEL):
         try:
             model_path(name)

@@ -25,6 +25,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from curation.errors import first_line
 from curation.models import Cluster, Face, ScoringRun, Selection, Title
 from curation.pipeline import stages
 
@@ -108,8 +109,7 @@ def _fails_run(work):
             raise  # the task retries it
         except Exception as error:
             log.exception("scoring run %s failed in %s", run_id, work.__name__)
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            run_fail(run_id=run_id, message=f"{work.__name__}: {first_line[:300]}")
+            run_fail(run_id=run_id, message=f"{work.__name__}: {first_line(error)[:300]}")
 
     return guarded
 

@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from curation.models import Face, QualityModel
 from curation.pipeline.stages import quality_model_activate
+from tests.integration.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -117,31 +118,6 @@ def small_scored_faces(lfw_small, media_root):
     features_compute(run=run, face_ids=list(title.faces.values_list("pk", flat=True)))
 
 
-def _at_once(work, count: int) -> list:
-    """Run ``work(i)`` in ``count`` threads released together; their results, in order."""
-    import threading
-
-    from django.db import connection
-
-    barrier, results = threading.Barrier(count), [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as error:  # reported by the test, not lost in the thread
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_runs_needing_a_model_at_once_train_one_and_share_it(small_scored_faces):
     from curation.models import ScoringRun
@@ -149,7 +125,7 @@ def test_runs_needing_a_model_at_once_train_one_and_share_it(small_scored_faces)
 
     title = ScoringRun.objects.get().title
     runs = [ScoringRun.objects.create(title=title) for _ in range(3)]
-    results = _at_once(lambda i: quality_model_active(run=runs[i])[0].version, 3)
+    results = at_once(lambda i: quality_model_active(run=runs[i])[0].version, 3)
     assert results == [1, 1, 1]
     assert QualityModel.objects.count() == 1
     notes = [note for run in runs for note in ScoringRun.objects.get(pk=run.pk).notes]
@@ -160,7 +136,7 @@ def test_runs_needing_a_model_at_once_train_one_and_share_it(small_scored_faces)
 def test_models_trained_at_once_get_distinct_versions_and_one_is_active(small_scored_faces):
     from curation.pipeline.stages import quality_model_train
 
-    results = _at_once(lambda i: quality_model_train().version, 3)
+    results = at_once(lambda i: quality_model_train().version, 3)
     assert sorted(results) == [1, 2, 3]
     assert QualityModel.objects.filter(is_active=True).count() == 1
 

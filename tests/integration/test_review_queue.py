@@ -20,6 +20,7 @@ from curation.review.queue import (
     next_item,
     undo_last,
 )
+from tests.integration.concurrency import at_once
 
 SELECTORS = ["baseline", "fiqa", "filtering", "regression"]
 
@@ -266,29 +267,14 @@ def test_the_same_answer_sent_twice_at_once_is_recorded_once_and_both_hear_so(
 ):
     campaign = grade_campaign(scored_title)
     served = next_item(campaign=campaign, annotator=annotators[0])
-    barrier, results = threading.Barrier(2), []
-
-    def submit():
-        try:
-            barrier.wait()
-            results.append(
-                answer_record(
-                    campaign=campaign,
-                    annotator=annotators[0],
-                    token=served.token,
-                    answer="usable",
-                ).pk
-            )
-        except Exception as error:  # surfaced below
-            results.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = at_once(
+        lambda _: (
+            answer_record(
+                campaign=campaign, annotator=annotators[0], token=served.token, answer="usable"
+            ).pk
+        ),
+        2,
+    )
     assert len(results) == 2 and results[0] == results[1], results
     assert Judgment.objects.count() == 1
 
@@ -331,20 +317,11 @@ def test_one_annotator_asking_twice_at_once_holds_one_lease(scored_title, annota
     from curation.models import Lease
 
     campaign = grade_campaign(scored_title)
-    barrier, served = threading.Barrier(4), []
 
-    def ask():
-        try:
-            barrier.wait()
-            got = next_item(campaign=campaign, annotator=annotators[0])
-            served.append((got.item.pk, got.token))
-        finally:
-            connection.close()
+    def ask(_):
+        got = next_item(campaign=campaign, annotator=annotators[0])
+        return got.item.pk, got.token
 
-    threads = [threading.Thread(target=ask) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    served = at_once(ask, 4)
     assert len(set(served)) == 1 and len(served) == 4
     assert Lease.objects.filter(annotator=annotators[0]).count() == 1
