@@ -413,6 +413,10 @@ class Item(models.Model):
     crop_b = models.CharField(
         max_length=500, blank=True, help_text="Headshot of ``face_b`` shown, frozen at creation."
     )
+    judged = models.PositiveIntegerField(
+        default=0,
+        help_text="Live decisive judgments, kept by the queue in the answer's transaction.",
+    )
 
     class Meta:
         ordering = ["campaign", "id"]

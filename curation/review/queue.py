@@ -1,8 +1,10 @@
 """The annotation queue: leasing the next item, recording answers, undo, progress.
 
 An item is served to an annotator only while it still needs judgments: its live judgments plus
-the unexpired leases of other annotators stay below the campaign's overlap. The candidate row is
-taken with ``SELECT … FOR UPDATE SKIP LOCKED`` (on PostgreSQL), and its room is counted again
+the unexpired leases of other annotators stay below the campaign's overlap. Each item keeps its
+live judgment count in ``Item.judged``, changed only under the item's row lock in the
+transaction that records or undoes a judgment, so the check reads one column. The candidate row
+is taken with ``SELECT … FOR UPDATE SKIP LOCKED`` (on PostgreSQL), and its room is counted again
 once the row is locked, by a new statement that sees every lease committed before: the counts of
 the query that found the row may predate a lease another annotator committed an instant before.
 One annotator's requests are serialised (their user row is locked), so nobody holds two leases
@@ -18,7 +20,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.db.models.query import QuerySet
 from django.utils import timezone
@@ -61,12 +63,6 @@ def left_is_a(*, campaign: Campaign, item_id: int, annotator_id: int) -> bool:
     return digest[0] % 2 == 0
 
 
-def _live_judgments():
-    return Judgment.objects.filter(
-        item=OuterRef("pk"), answer__in=DECISIVE, superseded_by__isnull=True
-    )
-
-
 def _count(queryset) -> Coalesce:
     counted = queryset.order_by().values("item").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
@@ -84,12 +80,11 @@ def open_items(campaign: Campaign, annotator) -> QuerySet[Item]:
     return (
         Item.objects.filter(campaign=campaign, identical=False)
         .annotate(
-            live=_count(_live_judgments()),
             held=_count(others_leases),
             answered=Exists(answered),
         )
-        .filter(answered=False)
-        .alias(free=Value(campaign.overlap) - F("live") - F("held"))
+        .filter(judged__lt=campaign.overlap, answered=False)
+        .alias(free=Value(campaign.overlap) - F("judged") - F("held"))
         .filter(free__gt=0)
         .order_by("pk")
     )
@@ -178,10 +173,8 @@ def answer_record(*, campaign: Campaign, annotator, token: str, answer: str) -> 
                 value, side = _answer_value(campaign, item, annotator, answer)
             else:
                 value = Judgment.Answer.SKIP
-            live = Judgment.objects.filter(
-                item=item, answer__in=DECISIVE, superseded_by__isnull=True
-            ).count()
-            full = value != Judgment.Answer.SKIP and live >= campaign.overlap
+            decisive = value != Judgment.Answer.SKIP
+            full = decisive and item.judged >= campaign.overlap
             judgment = None
             if not full:
                 judgment = Judgment.objects.create(
@@ -192,6 +185,8 @@ def answer_record(*, campaign: Campaign, annotator, token: str, answer: str) -> 
                     seconds=round((now - lease.served_at).total_seconds(), 3),
                     token=token,
                 )
+                if decisive:
+                    Item.objects.filter(pk=item.pk).update(judged=F("judged") + 1)
             lease.delete()
     except IntegrityError:  # the same token raced in twice: the first one won
         return Judgment.objects.get(token=token)
@@ -235,6 +230,8 @@ def undo_last(*, campaign: Campaign, annotator) -> Judgment:
             token=secrets.token_hex(16),
             supersedes=last,
         )
+        if last.answer in DECISIVE:
+            Item.objects.filter(pk=last.item_id).update(judged=F("judged") - 1)
         Lease.objects.filter(annotator=annotator, item__campaign=campaign).delete()
         Lease.objects.create(
             item=last.item,
@@ -265,7 +262,7 @@ def campaign_progress(campaign: Campaign) -> dict:
         .annotate(n=Count("pk"))
         .order_by("-n")
     )
-    done = live_judgments(campaign).count()
+    done = campaign.items.aggregate(done=Coalesce(Sum("judged"), 0))["done"]
     return {
         "items": items,
         "identical": campaign.items.filter(identical=True).count(),

@@ -90,10 +90,14 @@ def test_undo_supersedes_and_hands_the_item_back(scored_title, annotators):
     judged = answer_record(
         campaign=campaign, annotator=annotators[0], token=served.token, answer="usable"
     )
+    judged.item.refresh_from_db()
+    assert judged.item.judged == 1
     undo = undo_last(campaign=campaign, annotator=annotators[0])
 
     assert undo.supersedes == judged
     assert live_judgments(campaign).count() == 0
+    judged.item.refresh_from_db()
+    assert judged.item.judged == 0
     assert next_item(campaign=campaign, annotator=annotators[0]).item == judged.item
     assert Judgment.objects.count() == 2  # append-only
 
@@ -149,6 +153,8 @@ def test_concurrent_annotators_reach_the_overlap_exactly_and_no_leased_answer_is
     assert set(per_item.values()) == {overlap}
     pairs = list(live_judgments(campaign).values_list("item", "annotator"))
     assert len(pairs) == len(set(pairs))  # nobody judged an item twice
+    counted = dict(campaign.items.values_list("pk", "judged"))
+    assert counted == dict(per_item)  # the live counters agree with the judgments
 
 
 def test_annotators_get_403_on_admin_pages_and_never_see_selector_names(
@@ -256,6 +262,7 @@ def test_an_answer_refused_because_the_item_filled_up_frees_the_annotator(scored
     Judgment.objects.create(
         item=served.item, annotator=other, answer="usable", seconds=1, token="f" * 32
     )
+    type(served.item).objects.filter(pk=served.item.pk).update(judged=1)
     with pytest.raises(StaleAnswer, match="already has all its judgments"):
         answer_record(campaign=campaign, annotator=holder, token=served.token, answer="usable")
     assert not Lease.objects.filter(annotator=holder).exists()
