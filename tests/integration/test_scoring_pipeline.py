@@ -153,6 +153,31 @@ def test_a_broker_that_loses_its_messages_mid_run_does_not_stall_the_run(small_t
     assert picks(small_title) == expected
 
 
+def test_a_passing_database_error_is_retried_with_backoff_and_the_run_completes(
+    small_title, start_worker
+):
+    import psycopg
+    from django.db import connection
+
+    worker = start_worker(PGOPTIONS="-c lock_timeout=300")  # its lock waits give up quickly
+    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+    with psycopg.connect(url) as blocker:
+        blocker.execute("LOCK TABLE curation_face IN EXCLUSIVE MODE")  # reads pass, writes wait
+        run = scoring_start(title=small_title, chunk_size=16)
+        deadline = time.monotonic() + 60
+        while "Retry in" not in worker.log.read_text():
+            assert time.monotonic() < deadline, worker.log.read_text()[-3000:]
+            time.sleep(0.2)
+        run.refresh_from_db()
+        assert run.status != ScoringRun.Status.FAILED
+        blocker.rollback()
+    run = wait_for_run(run)
+
+    assert run.status == ScoringRun.Status.DONE, run.error
+    assert run.faces_done == run.faces_total
+    assert "LockNotAvailable" in worker.log.read_text() or "lock timeout" in worker.log.read_text()
+
+
 def test_with_the_broker_down_score_title_says_so_and_changes_nothing(small_title, start_worker):
     from django.db import connection
 
