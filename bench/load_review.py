@@ -277,10 +277,10 @@ def report(campaign, annotators: list[Annotator], seconds: float, server: list[f
     print(f"over overlap: {sum(1 for n in per_item.values() if n > campaign.overlap)}")
     print(f"served again after judging: {sum(a.served_again for a in annotators)}")
     print(f"refused although leased: {sum(a.refused for a in annotators)}")
-    print(
-        f"complete: {len(per_item)} of {items} items at overlap "
-        f"{sum(1 for n in per_item.values() if n == campaign.overlap)}"
-    )
+    counters = dict(campaign.items.filter(identical=False).values_list("pk", "judged"))
+    print(f"live counters off: {sum(1 for pk, n in counters.items() if n != per_item[pk])}")
+    complete = sum(1 for n in per_item.values() if n == campaign.overlap)
+    print(f"complete: {complete} of {items} items at overlap {campaign.overlap}")
 
 
 if __name__ == "__main__":
