@@ -1,4 +1,5 @@
-"""Quality model versions: training from the command, activation of an older version."""
+"""Quality model versions: training from the command, what the trained model predicts, activation
+of an older version."""
 
 import io
 import json
@@ -7,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from curation.models import Face, QualityModel
-from curation.pipeline.stages import quality_model_activate
+from curation.scoring_runs.quality_models import quality_model_activate
 from tests.integration.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,9 @@ def test_train_quality_model_stores_and_activates_versions(small_scored_faces, m
     assert (first["version"], v1.version, v2.version) == (1, 1, 2)
     assert (v1.is_active, v2.is_active) == (False, True)
     assert v2.summary["faces"] == Face.objects.count()
-    assert 0.0 <= v2.summary["r2_held_out"] <= 1.0
+    # The held-out fifth of the faces (11): R² 0.68 measured; a model that learned nothing
+    # (labels not matched to their faces, say) scores about 0 or below.
+    assert v2.summary["r2_held_out"] >= 0.5
     assert v2.titles == ["small"]
     assert (media_root / v2.artifact.name).is_file()
 
@@ -68,8 +71,8 @@ def test_features_can_be_turned_off_and_the_paper_preset_chosen(small_scored_fac
 
 def test_a_model_trained_on_older_features_is_replaced_when_a_title_is_scored(small_scored_faces):
     from curation.models import ScoringRun
-    from curation.pipeline.queries import scoring_notes
-    from curation.pipeline.stages import quality_assign
+    from curation.scoring_runs.quality_models import quality_assign
+    from curation.scoring_runs.queries import scoring_notes
 
     call_command("train_quality_model", stdout=io.StringIO())
     old = QualityModel.objects.get()
@@ -92,7 +95,7 @@ def test_a_model_trained_on_older_features_is_replaced_when_a_title_is_scored(sm
 
 def test_identity_marks_the_stranger_in_a_real_cluster(small_scored_faces):
     from curation.models import Cluster, ScoringRun
-    from curation.pipeline.stages import identity_compute
+    from curation.scoring_runs.steps import identity_compute
 
     cluster, other = Cluster.objects.order_by("label")[:2]
     stranger = other.faces.order_by("pk").first()
@@ -108,9 +111,9 @@ def test_identity_marks_the_stranger_in_a_real_cluster(small_scored_faces):
 @pytest.fixture
 def small_scored_faces(lfw_small, media_root):
     """A real title whose features were computed by the pipeline's own stage function."""
-    from curation.ingest.service import title_import
+    from curation.imports.service import title_import
     from curation.models import ScoringRun, Title
-    from curation.pipeline.stages import features_compute
+    from curation.scoring_runs.steps import features_compute
 
     title_import(source=lfw_small, name="small")
     title = Title.objects.get()
@@ -121,7 +124,7 @@ def small_scored_faces(lfw_small, media_root):
 @pytest.mark.django_db(transaction=True)
 def test_runs_needing_a_model_at_once_train_one_and_share_it(small_scored_faces):
     from curation.models import ScoringRun
-    from curation.pipeline.stages import quality_model_active
+    from curation.scoring_runs.quality_models import quality_model_active
 
     title = ScoringRun.objects.get().title
     runs = [ScoringRun.objects.create(title=title) for _ in range(3)]
@@ -134,7 +137,7 @@ def test_runs_needing_a_model_at_once_train_one_and_share_it(small_scored_faces)
 
 @pytest.mark.django_db(transaction=True)
 def test_models_trained_at_once_get_distinct_versions_and_one_is_active(small_scored_faces):
-    from curation.pipeline.stages import quality_model_train
+    from curation.scoring_runs.quality_models import quality_model_train
 
     results = at_once(lambda i: quality_model_train().version, 3)
     assert sorted(results) == [1, 2, 3]
@@ -143,10 +146,58 @@ def test_models_trained_at_once_get_distinct_versions_and_one_is_active(small_sc
 
 def test_a_features_chunk_delivered_again_after_its_stage_changes_nothing(small_scored_faces):
     from curation.models import ScoringRun
-    from curation.pipeline.runs import features_chunk_run
+    from curation.scoring_runs.service import features_chunk_run
 
     run = ScoringRun.objects.get()
     ScoringRun.objects.filter(pk=run.pk).update(stage=ScoringRun.Stage.QUALITY)
     Face.objects.update(identity=0.5)
     features_chunk_run(run_id=run.pk, face_ids=list(Face.objects.values_list("pk", flat=True)))
     assert set(Face.objects.values_list("identity", flat=True)) == {0.5}
+
+
+def test_the_trained_model_scores_half_size_copies_of_unseen_faces_lower(
+    small_scored_faces, tmp_path
+):
+    """Scoring a title of people the trained model never saw uses that model, and a half-size
+    copy of each photo (a quarter of the face's pixels) scores lower than the photo."""
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    from curation.imports.service import title_import
+    from curation.models import ScoringRun, Title
+    from curation.scoring_runs.quality_models import quality_assign
+    from curation.scoring_runs.steps import features_compute
+    from tests.conftest import face_data
+
+    call_command("train_quality_model", stdout=io.StringIO())
+    trained = QualityModel.objects.get()
+    root = tmp_path / "unseen"
+    for person in ("Condoleezza_Rice", "Richard_Gere", "Tom_Hanks"):  # not in the training title
+        (root / person).mkdir(parents=True)
+        for path in sorted(face_data("lfw", person).glob("*.jpg")):
+            shutil.copy(path, root / person / path.name)
+            image = cv2.imread(str(path))
+            half = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(root / person / f"{path.stem}-half.jpg"), half)
+    title = Title.objects.get(pk=title_import(source=root, name="unseen").title_id)
+    run = ScoringRun.objects.create(title=title, faces_total=title.faces.count())
+    features_compute(run=run, face_ids=list(title.faces.values_list("pk", flat=True)))
+    quality_assign(run=run)
+
+    run.refresh_from_db()
+    assert run.quality_model == trained
+    quality = dict(title.faces.values_list("frame__source_name", "quality"))
+    pairs = np.array(
+        [
+            (quality[name.replace("-half.jpg", ".jpg")], value)
+            for name, value in quality.items()
+            if name.endswith("-half.jpg") and name.replace("-half.jpg", ".jpg") in quality
+        ]
+    )
+    # Measured: 28 of 31 copies lower (the other three within 0.01 of their originals, all
+    # near 0.3), on average by 0.14.
+    assert len(pairs) >= 25
+    assert np.mean(pairs[:, 1] < pairs[:, 0]) >= 0.8
+    assert np.mean(pairs[:, 0] - pairs[:, 1]) >= 0.07
