@@ -176,7 +176,7 @@ def main() -> None:
         import django
 
         django.setup()
-        from curation.accounts import user_create
+        from curation.accounts.users import user_create
         from curation.models import Selection, Title
         from curation.review.campaigns import campaign_create
 

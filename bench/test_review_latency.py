@@ -14,7 +14,7 @@ import statistics
 
 import pytest
 
-from curation.accounts import user_create
+from curation.accounts.users import user_create
 from curation.review.campaigns import campaign_create
 from tests.conftest import face_data, media_root, scored_title  # noqa: F401 (fixtures)
 from tests.e2e.conftest import browser, log_in, page  # noqa: F401 (fixtures)

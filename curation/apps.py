@@ -9,7 +9,7 @@ class CurationConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        from curation import login_throttle
+        from curation.accounts import login_throttle
 
         checks.register(scoring_models_check, "models")
         admin.site.login_form = login_throttle.ThrottledAdminLoginForm
@@ -17,6 +17,6 @@ class CurationConfig(AppConfig):
 
 def scoring_models_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """The scoring model files load: a bad setting stops ``runapp``/``runserver`` at start."""
-    from curation.pipeline.extractors import model_problems
+    from curation.scoring_runs.extractors import model_problems
 
     return [checks.Error(problem, id="curation.E001") for problem in model_problems()]

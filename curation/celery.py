@@ -14,14 +14,14 @@ log = logging.getLogger(__name__)
 
 app = Celery("curation")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["curation"])
+app.autodiscover_tasks(["curation.imports", "curation.scoring_runs"])
 
 
 @worker_ready.connect
 def watch_stalled_runs(**_) -> None:
     """A worker that starts sends again the work of stalled runs, then checks every
-    ``SCORING_STALL_CHECK_SECONDS`` on a thread of its own (see ``curation.pipeline.runs``)."""
-    from curation.pipeline.runs import runs_resume
+    ``SCORING_STALL_CHECK_SECONDS`` on a thread of its own (see ``scoring_runs.service``)."""
+    from curation.scoring_runs.service import runs_resume
 
     runs_resume()
     threading.Thread(target=_stall_checks, name="stalled-runs", daemon=True).start()
@@ -31,7 +31,7 @@ def _stall_checks() -> None:
     from django.conf import settings
     from django.db import connection
 
-    from curation.pipeline.runs import runs_resume
+    from curation.scoring_runs.service import runs_resume
 
     while True:
         time.sleep(settings.SCORING_STALL_CHECK_SECONDS)
@@ -46,7 +46,7 @@ def _stall_checks() -> None:
 @worker_init.connect
 def refuse_bad_model_settings(**_) -> None:
     """A worker whose scoring models cannot load stops at once, with one line per problem."""
-    from curation.pipeline.extractors import model_problems
+    from curation.scoring_runs.extractors import model_problems
 
     problems = model_problems()
     if problems:

@@ -95,7 +95,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "curation.middleware.LoginRequiredExceptApi",
+    "curation.accounts.middleware.LoginRequiredExceptApi",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -114,7 +114,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "curation.context.roles",
+                "curation.accounts.context.roles",
             ],
         },
     },
@@ -217,13 +217,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
-CELERY_TASK_ROUTES = {
-    "curation.tasks.run_import_job": {"queue": "gpu"},
-    "curation.tasks.score_features": {"queue": "gpu"},
-    "curation.tasks.score_identity": {"queue": "gpu"},
-    "curation.tasks.score_selection": {"queue": "cpu"},
-    "curation.tasks.score_crops": {"queue": "cpu"},
-}
 # How long an enqueue may wait on an unreachable broker before the admin is told.
 CELERY_BROKER_CONNECTION_TIMEOUT = envint("CELERY_BROKER_CONNECTION_TIMEOUT", 3)
 

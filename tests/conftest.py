@@ -128,10 +128,10 @@ REVIEW_CLUSTERS = (
 
 @pytest.fixture
 def scored_title(tmp_path, media_root, transactional_db):
-    """A real title of six LFW clusters, scored in this process by the pipeline's own stages."""
-    from curation.ingest.service import title_import
+    """A real title of six LFW clusters, scored in this process by the scoring run's own steps."""
+    from curation.imports.service import title_import
     from curation.models import ScoringRun, Title
-    from curation.pipeline import stages
+    from curation.scoring_runs import quality_models, steps
 
     root = tmp_path / "review-clusters"
     for name in REVIEW_CLUSTERS:
@@ -139,8 +139,8 @@ def scored_title(tmp_path, media_root, transactional_db):
     summary = title_import(source=root, name="review")
     title = Title.objects.get(pk=summary.title_id)
     run = ScoringRun.objects.create(title=title, faces_total=title.faces.count())
-    stages.features_compute(run=run, face_ids=list(title.faces.values_list("pk", flat=True)))
-    stages.quality_assign(run=run)
-    stages.selections_replace(run=run)
-    stages.crops_make(run=run)
+    steps.features_compute(run=run, face_ids=list(title.faces.values_list("pk", flat=True)))
+    quality_models.quality_assign(run=run)
+    steps.selections_replace(run=run)
+    steps.crops_make(run=run)
     return title

@@ -1,6 +1,6 @@
 from rest_framework.permissions import BasePermission
 
-from curation.roles import is_curation_admin
+from curation.accounts.roles import is_curation_admin
 
 
 class IsCurationAdmin(BasePermission):

@@ -11,8 +11,13 @@ from curation.api.serializers import (
     TitleSerializer,
 )
 from curation.models import Face, ScoringRun, Title
-from curation.pipeline.queries import title_selections
-from curation.pipeline.runs import QueueUnavailable, ScoringRefused, run_latest, scoring_start
+from curation.queueing import QueueUnavailable
+from curation.scoring_runs.queries import title_selections
+from curation.scoring_runs.service import (
+    ScoringRefused,
+    run_latest,
+    scoring_start,
+)
 
 
 class TitleViewSet(viewsets.ReadOnlyModelViewSet):

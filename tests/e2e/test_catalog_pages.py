@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from curation.accounts import user_create
-from curation.ingest.service import title_import
+from curation.accounts.users import user_create
+from curation.imports.service import title_import
 from tests.e2e.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.storage import default_storage
 
-from curation.accounts import user_create
+from curation.accounts.users import user_create
 from curation.models import Judgment, Selection
 from curation.review.campaigns import campaign_create
 from curation.review.queue import live_judgments

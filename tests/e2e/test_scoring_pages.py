@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from curation.accounts import user_create
-from curation.ingest.service import title_import
+from curation.accounts.users import user_create
+from curation.imports.service import title_import
 from curation.models import ScoringRun, Selection
 from scoring.selectors import DEFAULT_STAGES
 from tests.e2e.conftest import log_in

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from curation.accounts import user_create
+from curation.accounts.users import user_create
 from curation.models import Title
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_the_api_scores_a_title_and_reports_its_progress(
 ):
     import time
 
-    from curation.ingest.service import title_import
+    from curation.imports.service import title_import
 
     summary = title_import(source=lfw_small, name="api")
     token = Token.objects.create(user=admin_user)

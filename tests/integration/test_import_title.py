@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from curation.ingest.service import ImportFailed, title_import
+from curation.imports.service import ImportFailed, title_import
 from curation.models import Cluster, Face, Frame, Title
 from tests.conftest import REPO, SMALL_CLUSTERS, face_data, files_under
 

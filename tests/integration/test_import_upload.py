@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
-from curation.accounts import user_create
+from curation.accounts.users import user_create
 from curation.models import Face, ImportJob, Title
 from tests.conftest import SMALL_CLUSTERS, face_data
 

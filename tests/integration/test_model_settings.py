@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from curation.pipeline.extractors import feature_version, model_problems
+from curation.scoring_runs.extractors import feature_version, model_problems
 from tests.conftest import REPO
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from curation.accounts import user_create
+from curation.accounts.users import user_create
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from curation.accounts import user_create
+from curation.accounts.users import user_create
 from curation.models import Campaign, Judgment, Selection
 from curation.review.campaigns import CampaignInvalid, campaign_create
 from curation.review.queue import (

@@ -13,9 +13,9 @@ import time
 import pytest
 from django.core.management import call_command
 
-from curation.ingest.service import title_import
+from curation.imports.service import title_import
 from curation.models import Cluster, Face, QualityModel, ScoringRun, Selection, Title
-from curation.pipeline.runs import scoring_start
+from curation.scoring_runs.service import scoring_start
 from tests.conftest import REPO
 
 

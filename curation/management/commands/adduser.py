@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.accounts import ROLES, UserExists, user_create
+from curation.accounts.users import ROLES, UserExists, user_create
 from curation.management.database import database_ready
 
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from curation.management.database import database_ready
 from curation.management.titles import title_named
-from curation.pipeline.queries import face_record
+from curation.scoring_runs.queries import face_record
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from curation.ingest.service import ImportFailed, title_import
+from curation.imports.service import ImportFailed, title_import
 from curation.management.database import database_ready
 
 EXIT_PARTIAL = 3

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from curation.accounts import user_create
+from curation.accounts.users import user_create
 from curation.workers import worker_argv
 
 FIRST_ADMIN = "admin"

@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from curation.management.database import database_ready
 from curation.management.titles import title_named
 from curation.models import ScoringRun
-from curation.pipeline.runs import QueueUnavailable, ScoringRefused, scoring_start
+from curation.queueing import QueueUnavailable
+from curation.scoring_runs.service import ScoringRefused, scoring_start
 from curation.workers import worker_argv
 
 UNCLAIMED_SECONDS = 5

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from curation.management.database import database_ready
-from curation.pipeline.stages import NotEnoughFaces, quality_model_train
+from curation.scoring_runs.quality_models import NotEnoughFaces, quality_model_train
 from scoring.features import FEATURE_NAMES
 from scoring.quality import QualityParams
 

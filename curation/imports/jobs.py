@@ -7,26 +7,20 @@ from pathlib import Path
 
 from django.db import transaction
 
-from curation.ingest.service import ImportFailed, title_import
+from curation.imports.service import ImportFailed, title_import
 from curation.models import ImportJob
+from curation.queueing import IMPORT_JOB, QueueUnavailable, enqueue
 
 log = logging.getLogger(__name__)
 
 
-class QueueUnavailable(Exception):
-    """The task queue could not be reached; nothing was started."""
-
-
 def import_job_enqueue(*, job_id: int) -> None:
     """Send the job to a worker; a broker outage marks the job failed and raises."""
-    from curation.tasks import run_import_job
-
     try:
-        run_import_job.apply_async(args=[job_id], retry=False)
-    except Exception as error:  # kombu raises OperationalError and socket errors alike
-        message = f"task queue unavailable, import not started: {error}"
-        ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.FAILED, error=message)
-        raise QueueUnavailable(message) from None
+        enqueue(IMPORT_JOB, job_id, retry=False)
+    except QueueUnavailable as error:
+        ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.FAILED, error=str(error))
+        raise
 
 
 def import_job_run(*, job_id: int) -> None:

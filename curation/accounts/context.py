@@ -1,6 +1,6 @@
 from functools import partial
 
-from curation.roles import is_curation_admin
+from curation.accounts.roles import is_curation_admin
 
 
 def roles(request) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from curation.models import Face, ScoringRun, Selection, Title
-from curation.pipeline.extractors import feature_version
+from curation.scoring_runs.extractors import feature_version
 from scoring.features import FEATURE_NAMES
 
 
@@ -84,3 +84,28 @@ def cluster_rows(title: Title) -> list[dict]:
         {"cluster": cluster, "picks": [picks[cluster.pk].get(s) for s in Selection.Selector]}
         for cluster in title.clusters.all()
     ]
+
+
+def run_progress(title: Title, run: ScoringRun | None) -> dict:
+    """The run's steps with their state, counts, seconds and rate, for the progress fragment."""
+    if run is None:
+        return {"title": title, "run": None}
+    stages = []
+    for stage in ScoringRun.Stage.values[:-1]:
+        row = {"name": stage, "seconds": run.stage_seconds.get(stage), "done": None, "total": None}
+        if stage == ScoringRun.Stage.FEATURES:
+            row |= {"done": run.faces_done, "total": run.faces_total}
+        elif stage == ScoringRun.Stage.IDENTITY:
+            row |= {"done": run.clusters_done, "total": run.clusters_total}
+        elif stage == ScoringRun.Stage.CROPS:
+            row |= {"done": run.crops_done, "total": run.crops_total}
+        row["state"] = (
+            "done" if stage in run.stage_seconds else "running" if stage == run.stage else "waiting"
+        )
+        if row["total"]:
+            row["percent"] = round(100 * row["done"] / row["total"])
+        if row["seconds"] and row["done"]:
+            row["rate"] = round(row["done"] / row["seconds"], 1)
+        stages.append(row)
+    active = run.status in (ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING)
+    return {"title": title, "run": run, "stages": stages, "active": active}

@@ -27,17 +27,21 @@ from django.utils import timezone
 
 from curation.errors import first_line
 from curation.models import Cluster, Face, ScoringRun, Selection, Title
-from curation.pipeline import stages
+from curation.queueing import (
+    SCORE_CROPS,
+    SCORE_FEATURES,
+    SCORE_IDENTITY,
+    SCORE_SELECTION,
+    QueueUnavailable,
+    enqueue,
+)
+from curation.scoring_runs import quality_models, steps
 
 log = logging.getLogger(__name__)
 CROPS_PER_TASK = 50
 CLUSTERS_PER_TASK = 8
 # Errors that pass: the task is retried with backoff instead of failing the run.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, kombu.exceptions.OperationalError)
-
-
-class QueueUnavailable(Exception):
-    """The task queue could not be reached; the run was not started."""
 
 
 class ScoringRefused(Exception):
@@ -47,7 +51,6 @@ class ScoringRefused(Exception):
 def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
     """Create a run and send its feature chunks to the workers. When the queue cannot be
     reached, nothing changes: the run is removed and the title keeps its status and error."""
-    from curation import tasks
 
     with transaction.atomic():
         title = Title.objects.select_for_update().get(pk=title.pk)
@@ -77,12 +80,12 @@ def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
     chunks = [face_ids[i : i + chunk_size] for i in range(0, len(face_ids), chunk_size)]
     try:
         for chunk in chunks:
-            tasks.score_features.apply_async(args=[run.pk, chunk], retry=False)
-    except Exception as error:  # kombu raises OperationalError and socket errors alike
+            enqueue(SCORE_FEATURES, run.pk, chunk, retry=False)
+    except QueueUnavailable:
         with transaction.atomic():
             ScoringRun.objects.filter(pk=run.pk).delete()
             Title.objects.filter(pk=title.pk).update(**before)
-        raise QueueUnavailable(f"task queue unavailable, scoring not started: {error}") from None
+        raise
     return run
 
 
@@ -123,7 +126,7 @@ def features_chunk_run(*, run_id: int, face_ids: list[int]) -> None:
         ScoringRun.objects.filter(pk=run_id, status=ScoringRun.Status.QUEUED).update(
             status=ScoringRun.Status.RUNNING
         )
-    stages.features_compute(run=run, face_ids=face_ids)
+    steps.features_compute(run=run, face_ids=face_ids)
     done = Face.objects.filter(title_id=run.title_id, features_run=run).count()
     ScoringRun.objects.filter(pk=run_id).update(faces_done=done, progress_at=timezone.now())
     if done >= run.faces_total:
@@ -135,7 +138,7 @@ def identity_chunk_run(*, run_id: int, cluster_ids: list[int]) -> None:
     run = ScoringRun.objects.get(pk=run_id)
     if run.stage != ScoringRun.Stage.IDENTITY:
         return
-    stages.identity_compute(run=run, cluster_ids=cluster_ids)
+    steps.identity_compute(run=run, cluster_ids=cluster_ids)
     pending = _identity_pending(run).count()
     ScoringRun.objects.filter(pk=run_id).update(
         clusters_done=run.clusters_total - pending, progress_at=timezone.now()
@@ -154,11 +157,10 @@ def _identity_pending(run: ScoringRun):
 
 
 def _identity_send(run: ScoringRun) -> None:
-    from curation import tasks
 
     pending = list(_identity_pending(run).order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(pending), CLUSTERS_PER_TASK):
-        tasks.score_identity.apply_async(args=[run.pk, pending[start : start + CLUSTERS_PER_TASK]])
+        enqueue(SCORE_IDENTITY, run.pk, pending[start : start + CLUSTERS_PER_TASK])
 
 
 @_fails_run
@@ -167,9 +169,9 @@ def selection_run(*, run_id: int) -> None:
     run = ScoringRun.objects.get(pk=run_id)
     if run.stage not in (ScoringRun.Stage.QUALITY, ScoringRun.Stage.SELECTION):
         return
-    stages.quality_assign(run=run)
+    quality_models.quality_assign(run=run)
     _advance(run_id=run_id, finished=ScoringRun.Stage.QUALITY, then=ScoringRun.Stage.SELECTION)
-    picks = stages.selections_replace(run=run)
+    picks = steps.selections_replace(run=run)
     ScoringRun.objects.filter(pk=run_id).update(crops_total=picks, crops_done=0)
     _advance(run_id=run_id, finished=ScoringRun.Stage.SELECTION, then=ScoringRun.Stage.CROPS)
 
@@ -180,22 +182,19 @@ def crops_run(*, run_id: int) -> None:
     run = ScoringRun.objects.get(pk=run_id)
     if run.stage != ScoringRun.Stage.CROPS:
         return
-    stages.crops_make(run=run, limit=CROPS_PER_TASK)
+    steps.crops_make(run=run, limit=CROPS_PER_TASK)
     missing = Selection.objects.filter(cluster__title=run.title, crop="").count()
     ScoringRun.objects.filter(pk=run_id).update(
         crops_done=run.crops_total - missing, progress_at=timezone.now()
     )
     if missing:
-        from curation import tasks
-
-        tasks.score_crops.apply_async(args=[run_id])
+        enqueue(SCORE_CROPS, run_id)
     else:
         _advance(run_id=run_id, finished=ScoringRun.Stage.CROPS, then=ScoringRun.Stage.DONE)
 
 
 def _advance(*, run_id: int, finished: str, then: str) -> None:
     """Record ``finished``'s time and start ``then``, once, whoever calls it first."""
-    from curation import tasks
 
     with transaction.atomic():
         run = ScoringRun.objects.select_for_update().get(pk=run_id)
@@ -219,9 +218,9 @@ def _advance(*, run_id: int, finished: str, then: str) -> None:
         if then == ScoringRun.Stage.IDENTITY:
             transaction.on_commit(lambda: _identity_send(run))
         elif then == ScoringRun.Stage.QUALITY:
-            transaction.on_commit(lambda: tasks.score_selection.apply_async(args=[run_id]))
+            transaction.on_commit(lambda: enqueue(SCORE_SELECTION, run_id))
         elif then == ScoringRun.Stage.CROPS:
-            transaction.on_commit(lambda: tasks.score_crops.apply_async(args=[run_id]))
+            transaction.on_commit(lambda: enqueue(SCORE_CROPS, run_id))
 
 
 def runs_resume() -> int:
@@ -256,7 +255,6 @@ def runs_resume() -> int:
 
 
 def _missing_work_send(run: ScoringRun) -> None:
-    from curation import tasks
 
     if run.stage == ScoringRun.Stage.FEATURES:
         missing = list(
@@ -266,7 +264,7 @@ def _missing_work_send(run: ScoringRun) -> None:
             .values_list("pk", flat=True)
         )
         for start in range(0, len(missing), run.chunk_size):
-            tasks.score_features.apply_async(args=[run.pk, missing[start : start + run.chunk_size]])
+            enqueue(SCORE_FEATURES, run.pk, missing[start : start + run.chunk_size])
         if not missing:
             _advance(
                 run_id=run.pk,
@@ -281,9 +279,9 @@ def _missing_work_send(run: ScoringRun) -> None:
                 run_id=run.pk, finished=ScoringRun.Stage.IDENTITY, then=ScoringRun.Stage.QUALITY
             )
     elif run.stage in (ScoringRun.Stage.QUALITY, ScoringRun.Stage.SELECTION):
-        tasks.score_selection.apply_async(args=[run.pk])
+        enqueue(SCORE_SELECTION, run.pk)
     elif run.stage == ScoringRun.Stage.CROPS:
-        tasks.score_crops.apply_async(args=[run.pk])
+        enqueue(SCORE_CROPS, run.pk)
 
 
 def run_latest(title: Title) -> ScoringRun | None:

@@ -21,8 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from curation.errors import first_line
-from curation.ingest.images import ImageRejected, decode_image
-from curation.ingest.sources import EntryRejected, Limits, Source, SourceError, open_source
+from curation.imports.images import ImageRejected, decode_image
+from curation.imports.sources import EntryRejected, Limits, Source, SourceError, open_source
 from curation.models import Cluster, Face, Frame, Title
 from scoring.detect import Choice, FaceDetector, choose_face
 

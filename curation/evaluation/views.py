@@ -8,10 +8,10 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from curation.accounts.roles import admin_required
 from curation.evaluation.export import FORMATS, zip_tables
 from curation.evaluation.tables import Filters, all_tables
 from curation.models import Campaign, Title
-from curation.roles import admin_required
 
 
 class FilterForm(forms.Form):

@@ -7,7 +7,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from curation.roles import ADMIN_GROUP, ANNOTATOR_GROUP
+from curation.accounts.roles import ADMIN_GROUP, ANNOTATOR_GROUP
 
 ROLES = (ADMIN_GROUP, ANNOTATOR_GROUP)
 

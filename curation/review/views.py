@@ -15,6 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
+from curation.accounts.roles import admin_required
+from curation.catalog.thumbnails import face_crop_response
 from curation.models import Campaign, Item
 from curation.review.queue import (
     NothingToUndo,
@@ -27,8 +29,6 @@ from curation.review.queue import (
     next_item,
     undo_last,
 )
-from curation.roles import admin_required
-from curation.views import face_crop_response
 
 # The picture slots of each kind of item: an A/B item shows only its two sides, never which
 # selector's pick is which.

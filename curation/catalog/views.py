@@ -1,0 +1,119 @@
+"""Catalog pages: the titles, one title's clusters, face crops and stored media."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
+from django.views.static import serve
+
+from curation.accounts.roles import admin_required, is_curation_admin
+from curation.catalog.thumbnails import face_crop_response
+from curation.models import Cluster, Face, Selection, Title
+from curation.scoring_runs.queries import cluster_rows, run_progress, scoring_notes
+from curation.scoring_runs.service import run_latest
+
+FACES_PER_CLUSTER = 8
+RANKING_SAMPLES = 8
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if is_curation_admin(request.user):
+        return redirect("title-list")
+    return redirect("review-home")
+
+
+@admin_required
+def title_list(request: HttpRequest) -> HttpResponse:
+    titles = Title.objects.annotate(
+        cluster_count=Count("clusters", distinct=True),
+        face_count=Count("faces", distinct=True),
+    )
+    return render(request, "catalog/title_list.html", {"titles": titles})
+
+
+@admin_required
+def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
+    title = get_object_or_404(Title, pk=title_id)
+    clusters = title.clusters.annotate(face_count=Count("faces")).prefetch_related("faces")
+    rows = [
+        {
+            "cluster": cluster,
+            "faces": list(cluster.faces.all()[:FACES_PER_CLUSTER]),
+            "hidden": max(0, cluster.face_count - FACES_PER_CLUSTER),
+        }
+        for cluster in clusters
+    ]
+    return render(
+        request,
+        "catalog/title_detail.html",
+        {
+            "title": title,
+            "rows": rows,
+            "summary": title.import_summary,
+            "picks": cluster_rows(title),
+            "selectors": Selection.Selector.labels,
+            "notes": scoring_notes(title),
+            **run_progress(title, run_latest(title)),
+        },
+    )
+
+
+@admin_required
+@cache_control(private=True, max_age=3600)
+def face_crop(request: HttpRequest, face_id: int) -> HttpResponse:
+    """The face with a margin around its box, as a small JPEG (thumbnails in lists)."""
+    face = get_object_or_404(Face.objects.select_related("frame"), pk=face_id)
+    return face_crop_response(face)
+
+
+@admin_required
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """Stored frames, for signed-in admins only."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+@admin_required
+def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    cluster = get_object_or_404(Cluster.objects.select_related("title"), pk=cluster_id)
+    ranked = list(cluster.faces.order_by("-quality", "pk"))
+    step = max(1, len(ranked) // RANKING_SAMPLES)
+    sampled = [
+        (f"rank {rank + 1} of {len(ranked)}", ranked[rank]) for rank in range(0, len(ranked), step)
+    ][:RANKING_SAMPLES]
+    selections = {s.selector: s for s in cluster.selections.select_related("face")}
+    filtering = selections.get(Selection.Selector.FILTERING)
+    stage_faces = {}
+    if filtering:
+        ids = [stage["best_face"] for stage in filtering.details.get("stages", [])]
+        stage_faces = Face.objects.in_bulk(ids)
+    figure2 = [
+        {
+            "label": f"{number}. {stage['feature']} · {stage['survivors']} left",
+            "face": stage_faces.get(stage["best_face"]),
+        }
+        for number, stage in enumerate(
+            filtering.details.get("stages", []) if filtering else [], start=1
+        )
+    ]
+    picked_by: dict[int, list[str]] = {}
+    for selector, selection in selections.items():
+        picked_by.setdefault(selection.face_id, []).append(selector)
+    return render(
+        request,
+        "catalog/cluster_detail.html",
+        {
+            "cluster": cluster,
+            "title": cluster.title,
+            "ranked": [
+                (f"#{rank + 1}", face, picked_by.get(face.pk, []))
+                for rank, face in enumerate(ranked)
+            ],
+            "sampled": sampled,
+            "figure2": figure2,
+            "notes": scoring_notes(cluster.title),
+            "identity_measured": sum(face.identity is not None for face in ranked),
+        },
+    )

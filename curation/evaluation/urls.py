@@ -1,0 +1,8 @@
+from django.urls import path
+
+from curation.evaluation import views
+
+urlpatterns = [
+    path("evaluation/", views.dashboard, name="evaluation"),
+    path("evaluation/export/<str:fmt>/", views.download, name="evaluation-download"),
+]

@@ -1,0 +1,134 @@
+"""Human review: campaigns, the items they serve, leases and judgments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from curation.models.catalog import Cluster, Face, Title
+
+
+class Campaign(models.Model):
+    """A round of human judgments: grading picks, or A/B between two selectors' picks."""
+
+    class Kind(models.TextChoices):
+        GRADE = "grade"
+        AB = "ab"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    titles = models.ManyToManyField(Title, related_name="campaigns")
+    selectors = models.JSONField(help_text="Selector names: any for grade, exactly two for ab.")
+    overlap = models.PositiveSmallIntegerField(default=1, help_text="Judgments per item.")
+    sample_size = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Clusters drawn at random; empty for all."
+    )
+    seed = models.IntegerField(default=0, help_text="Seed of the sample and of A/B sides.")
+    lease_seconds = models.PositiveIntegerField(
+        default=300, help_text="How long an item shown to an annotator is kept for them."
+    )
+    is_open = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="campaign_overlap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Item(models.Model):
+    """One thing to judge. Grade: a face, credited to every selector that picked it. A/B: the
+    picks of the campaign's two selectors for a cluster (``face_a`` is the first selector's);
+    when both picked the same face the item is an ``identical`` tie and is never served."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    face = models.ForeignKey(
+        Face, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    face_b = models.ForeignKey(
+        Face, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    selectors = models.JSONField(help_text="Grade: the selectors credited; A/B: [A, B].")
+    identical = models.BooleanField(default=False)
+    crop = models.CharField(
+        max_length=500, blank=True, help_text="Headshot of ``face`` shown, frozen at creation."
+    )
+    crop_b = models.CharField(
+        max_length=500, blank=True, help_text="Headshot of ``face_b`` shown, frozen at creation."
+    )
+    judged = models.PositiveIntegerField(
+        default=0,
+        help_text="Live decisive judgments, kept by the queue in the answer's transaction.",
+    )
+
+    class Meta:
+        ordering = ["campaign", "id"]
+        indexes = [models.Index(fields=["campaign", "identical", "id"], name="item_queue")]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} of {self.campaign_id}"
+
+
+class Lease(models.Model):
+    """An item held for one annotator while they judge it."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    token = models.CharField(
+        max_length=32, unique=True, help_text="Sent with the answer: a second submit finds it used."
+    )
+    served_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="one_lease_per_annotator"),
+        ]
+
+    def __str__(self) -> str:
+        return f"lease of {self.item_id} until {self.expires_at:%H:%M:%S}"
+
+
+class Judgment(models.Model):
+    """Append-only. An undo is a newer judgment (answer ``undo``) that supersedes the old one."""
+
+    class Answer(models.TextChoices):
+        UNIDENTIFIABLE = "unidentifiable"
+        USABLE = "usable"
+        EXCELLENT = "excellent"
+        A = "a"
+        B = "b"
+        EQUAL = "equal"
+        SKIP = "skip"
+        UNDO = "undo"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="judgments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments"
+    )
+    answer = models.CharField(max_length=16, choices=Answer.choices)
+    left_is_a = models.BooleanField(null=True, help_text="A/B: which side A was shown on.")
+    seconds = models.FloatField(help_text="Time from the item shown to the answer.")
+    token = models.CharField(max_length=32, unique=True)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["annotator", "-created_at"], name="judgment_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.answer} on {self.item_id}"

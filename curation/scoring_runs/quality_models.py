@@ -1,0 +1,225 @@
+"""The quality models: training a version, activating one, and the one scoring uses.
+
+Training is not idempotent: each call stores a new version. From the app it runs as a
+``QualityTraining`` on a worker, which records what it is doing and how it ended.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from curation import queueing
+from curation.errors import first_line
+from curation.models import Face, QualityModel, QualityTraining, ScoringRun
+from curation.scoring_runs.extractors import feature_version
+from curation.scoring_runs.steps import feature_table
+from scoring.quality import QualityModel as TrainedQualityModel
+from scoring.quality import QualityParams, train_quality_model
+
+log = logging.getLogger(__name__)
+
+
+def quality_model_active(*, run: ScoringRun) -> tuple[QualityModel, TrainedQualityModel]:
+    """The active quality model. When there is none, or it was trained on features of another
+    version, train one on every face measured by the current extractors and say so on the run.
+
+    Runs that need a model at the same time wait for each other: the first trains it, the
+    others use it."""
+    current = feature_version()
+    with transaction.atomic():
+        _training_locked()
+        record = QualityModel.objects.filter(is_active=True).first()
+        if record is not None and record.feature_version == current:
+            return record, load_quality_model(record.artifact.name)
+        why = (
+            "No quality model existed"
+            if record is None
+            else f"Quality model v{record.version} was trained on older features"
+        )
+        record = quality_model_train()
+        run.notes = [
+            *run.notes,
+            f"{why}: trained v{record.version} on {record.summary['faces']} faces of "
+            f"{len(record.titles)} title(s) and activated it.",
+        ]
+        run.save(update_fields=["notes"])
+    return record, load_quality_model(record.artifact.name)
+
+
+# Any number that no other advisory lock of this database uses.
+_QUALITY_MODEL_LOCK = 0x51A117
+
+
+def _training_locked() -> None:
+    """Until the current transaction ends, no other run decides to train a model. PostgreSQL:
+    an advisory lock. The embedded SQLite default runs one task at a time, and holding its write
+    lock through a training would stall every other write, so it takes none."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_QUALITY_MODEL_LOCK])
+
+
+def _quality_models_locked() -> None:
+    """Until the current transaction ends, nobody else numbers or activates a model (SQLite: a
+    write takes the database's write lock until the transaction ends)."""
+    if connection.vendor == "postgresql":
+        _training_locked()
+    else:
+        QualityModel.objects.filter(pk__lt=0).update(is_active=False)
+
+
+@functools.lru_cache(maxsize=4)
+def load_quality_model(artifact_name: str) -> TrainedQualityModel:
+    return TrainedQualityModel.load(default_storage.path(artifact_name))
+
+
+class NotEnoughFaces(Exception):
+    pass
+
+
+def quality_model_train(
+    *, params: QualityParams | None = None, progress: Callable[[str], None] = lambda step: None
+) -> QualityModel:
+    """Train on the faces of every title measured by the current extractors (at most
+    ``QUALITY_TRAIN_MAX_FACES``, drawn at random), store it as the next version, activate it.
+    ``progress`` hears what it is doing, step by step."""
+    current = feature_version()
+    progress("choosing the training faces")
+    ids = list(
+        Face.objects.filter(feature_version=current)
+        .exclude(features_run=None)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if len(ids) < 10:
+        raise NotEnoughFaces(
+            f"need at least 10 faces measured by the current extractors to train a quality "
+            f"model, found {len(ids)}"
+        )
+    limit = settings.QUALITY_TRAIN_MAX_FACES
+    if len(ids) > limit:
+        ids = sorted(np.random.default_rng(0).choice(ids, size=limit, replace=False).tolist())
+    progress(f"loading {len(ids)} faces")
+    faces = list(Face.objects.filter(pk__in=ids).select_related("title").order_by("pk"))
+    progress(f"fitting the forest on {len(faces)} faces")
+    trained = train_quality_model(
+        feature_table(faces), params or QualityParams(), feature_version=current
+    )
+    with tempfile.TemporaryDirectory(dir=settings.DATA_DIR) as folder:
+        path = Path(folder) / "model.joblib"
+        trained.save(path)
+        artifact = path.read_bytes()
+    summary = trained.summary
+    progress("storing the model")
+    with transaction.atomic():
+        _quality_models_locked()
+        version = (
+            QualityModel.objects.order_by("-version").values_list("version", flat=True).first() or 0
+        ) + 1
+        QualityModel.objects.filter(is_active=True).update(is_active=False)
+        record = QualityModel(
+            version=version,
+            features=list(trained.features),
+            feature_version=current,
+            params=_jsonable(trained.params),
+            summary=_jsonable(summary) | {"titles": len({face.title_id for face in faces})},
+            titles=sorted({face.title.name for face in faces}),
+            is_active=True,
+        )
+        record.artifact.save(f"quality-model-v{version}.joblib", ContentFile(artifact), save=False)
+        record.save()
+    return record
+
+
+def quality_model_activate(*, record: QualityModel) -> None:
+    with transaction.atomic():
+        _quality_models_locked()
+        QualityModel.objects.exclude(pk=record.pk).filter(is_active=True).update(is_active=False)
+        QualityModel.objects.filter(pk=record.pk).update(is_active=True)
+
+
+def _jsonable(value) -> dict:
+    def convert(item):
+        if isinstance(item, dict):
+            return {str(key): convert(inner) for key, inner in item.items()}
+        if isinstance(item, list | tuple):
+            return [convert(inner) for inner in item]
+        if isinstance(item, np.generic):
+            return item.item()
+        return item
+
+    return convert(asdict(value))
+
+
+def quality_assign(*, run: ScoringRun) -> None:
+    record, model = quality_model_active(run=run)
+    faces = list(Face.objects.filter(title=run.title).order_by("pk"))
+    versions = {face.feature_version for face in faces}
+    if len(versions) > 1:
+        raise ValueError(f"the title's faces carry {len(versions)} feature versions: rescore it")
+    quality = model.predict(feature_table(faces), feature_version=versions.pop() if faces else None)
+    for face, value in zip(faces, quality, strict=True):
+        face.quality = float(value)
+        face.quality_version = f"v{record.version}"
+    Face.objects.bulk_update(faces, ["quality", "quality_version"], batch_size=1000)
+    run.quality_model = record
+    run.save(update_fields=["quality_model"])
+
+
+def training_start(*, requested_by=None) -> QualityTraining:
+    """Queue a training of a new version on a worker; the broker down leaves it failed."""
+    training = QualityTraining.objects.create(requested_by=requested_by)
+    try:
+        queueing.enqueue(queueing.TRAIN_QUALITY_MODEL, training.pk, retry=False)
+    except queueing.QueueUnavailable as error:
+        QualityTraining.objects.filter(pk=training.pk).update(
+            status=QualityTraining.Status.FAILED, error=str(error), finished_at=timezone.now()
+        )
+        raise
+    return training
+
+
+def training_run(*, training_id: int) -> None:
+    """Run a queued training to its end; a training that already ended is left alone."""
+    with transaction.atomic():
+        training = QualityTraining.objects.select_for_update().get(pk=training_id)
+        if training.status in (QualityTraining.Status.DONE, QualityTraining.Status.FAILED):
+            return
+        training.status = QualityTraining.Status.RUNNING
+        training.save(update_fields=["status"])
+
+    def progress(step: str) -> None:
+        QualityTraining.objects.filter(pk=training_id).update(step=step)
+
+    try:
+        record = quality_model_train(progress=progress)
+    except Exception as error:
+        if not isinstance(error, NotEnoughFaces):
+            log.exception("quality model training %s failed", training_id)
+        QualityTraining.objects.filter(pk=training_id).update(
+            status=QualityTraining.Status.FAILED,
+            error=first_line(error)[:500],
+            finished_at=timezone.now(),
+        )
+        return
+    QualityTraining.objects.filter(pk=training_id).update(
+        status=QualityTraining.Status.DONE,
+        model=record,
+        step=(
+            f"trained v{record.version} on {record.summary['faces']} faces "
+            f"(held-out R² {record.summary['r2_held_out']:.3f}) and activated it"
+        ),
+        finished_at=timezone.now(),
+    )

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from curation.scoring_runs import views
+
+urlpatterns = [
+    path("titles/<int:title_id>/score/", views.title_score, name="title-score"),
+    path("titles/<int:title_id>/progress/", views.title_progress, name="title-progress"),
+]
