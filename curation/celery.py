@@ -45,8 +45,12 @@ def _stall_checks() -> None:
 
 @worker_init.connect
 def refuse_bad_model_settings(**_) -> None:
-    """A worker whose scoring models cannot load stops at once, with one line per problem."""
+    """A worker whose scoring models cannot load stops at once, with one line per problem.
+    (First, what a start makes: the data folder.)"""
+    from curation.first_start import data_dir_prepare
     from curation.scoring_runs.extractors import model_problems
+
+    data_dir_prepare()
 
     problems = model_problems()
     if problems:

@@ -33,8 +33,10 @@ def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+# Importing the settings writes nothing: ``curation.first_start`` makes the folders and the
+# embedded default's secret key when the app first starts (runapp, or a management command).
 DATA_DIR = Path(os.environ.get("FACE_CURATION_DATA_DIR", BASE_DIR / "var")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+SECRET_KEY_FILE = DATA_DIR / "secret_key"
 
 PRODUCTION = envbool("PRODUCTION", False)
 DEBUG = envbool("DEBUG", False)
@@ -43,16 +45,17 @@ if PRODUCTION and DEBUG:
 
 
 def _secret_key() -> str:
-    """Production must set SECRET_KEY; the embedded default makes one once and keeps it."""
+    """Production must set SECRET_KEY. The embedded default uses the key its first start kept in
+    the data folder; before there is one, a key for this process only (nothing it signs, such
+    as a session, outlives the process)."""
     if key := os.environ.get("SECRET_KEY"):
         return key
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when PRODUCTION=1")
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    try:
+        return SECRET_KEY_FILE.read_text().strip()
+    except FileNotFoundError:
+        return secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -153,7 +156,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", DATA_DIR / "media")).resolve()
@@ -194,8 +196,6 @@ SCORING_STALL_CHECK_SECONDS = envint("SCORING_STALL_CHECK_SECONDS", 60)
 _BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "control"):
-        (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),

@@ -49,6 +49,40 @@ def test_debug_cannot_be_turned_on_in_production():
     assert "SECRET_KEY must be set when PRODUCTION=1" in result.stderr
 
 
+def test_importing_the_settings_writes_nothing_and_the_first_start_makes_the_data_folder(
+    tmp_path,
+):
+    data = tmp_path / "fresh"
+    embedded = {"FACE_CURATION_DATA_DIR": str(data), "DATABASE_URL": "", "CELERY_BROKER_URL": ""}
+    environ = {k: v for k, v in os.environ.items() if k not in (*embedded, "SECRET_KEY")}
+    show_key = (
+        "import django; django.setup(); from django.conf import settings; "
+        "from curation.first_start import data_dir_prepare; "
+        "print(settings.SECRET_KEY); data_dir_prepare(); print(settings.SECRET_KEY)"
+    )
+
+    def run(code: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={k: v for k, v in (environ | embedded).items() if v}
+            | {"DJANGO_SETTINGS_MODULE": "curation.settings"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    run("import django; django.setup()")
+    assert not data.exists()
+    before, first = run(show_key)
+    assert before != first  # a key for that process only, until the first start kept one
+    assert (data / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in data.iterdir()) == ["broker", "secret_key", "staticfiles"]
+    assert run(show_key) == [first, first]  # kept: sessions outlive a restart
+
+
 def test_the_api_schema_needs_a_login(client):
     assert client.get(reverse("api-schema")).status_code in (401, 403)
     user, _ = user_create(username="ann", role="annotator", password="pw-ann-1")

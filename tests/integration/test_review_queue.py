@@ -16,6 +16,7 @@ from curation.review.campaigns import CampaignInvalid, campaign_create
 from curation.review.queue import (
     StaleAnswer,
     answer_record,
+    left_is_a,
     live_judgments,
     next_item,
     undo_last,
@@ -75,6 +76,23 @@ def test_a_double_submit_records_one_judgment(scored_title, annotators):
     assert first.pk == again.pk
     assert Judgment.objects.count() == 1
     assert first.seconds >= 0
+
+
+def test_ab_sides_are_drawn_at_random_per_item_and_annotator():
+    campaign = Campaign(seed=7)
+    draws = [
+        left_is_a(campaign=campaign, item_id=item, annotator_id=annotator)
+        for item in range(1, 201)
+        for annotator in (1, 2)
+    ]
+    assert 0.4 < sum(draws) / len(draws) < 0.6
+    per_annotator = list(zip(draws[::2], draws[1::2], strict=True))
+    assert sum(a != b for a, b in per_annotator) > 60  # two annotators see different sides
+    assert draws == [
+        left_is_a(campaign=campaign, item_id=item, annotator_id=annotator)
+        for item in range(1, 201)
+        for annotator in (1, 2)
+    ]  # the same on every visit
 
 
 def test_a_refresh_serves_the_same_item_until_it_is_answered(scored_title, annotators):
