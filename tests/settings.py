@@ -15,3 +15,7 @@ if "FACE_CURATION_DATA_DIR" not in os.environ:  # workers started by the tests i
 from curation.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# What the first start makes (manage.py and workers do it themselves): the static folder that
+# WhiteNoise reads when the test server starts.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

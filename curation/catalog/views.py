@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from collections import defaultdict
+from pathlib import PurePosixPath
+
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import default_storage
+from django.db.models import Count, Window
+from django.db.models.functions import RowNumber
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
-from django.views.static import serve
 
 from curation.accounts.roles import admin_required, is_curation_admin
 from curation.catalog.thumbnails import face_crop_response
@@ -16,6 +20,16 @@ from curation.scoring_runs.queries import cluster_rows, run_progress, scoring_no
 from curation.scoring_runs.service import run_latest
 
 FACES_PER_CLUSTER = 8
+MEDIA_IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+}
 RANKING_SAMPLES = 8
 
 
@@ -37,14 +51,22 @@ def title_list(request: HttpRequest) -> HttpResponse:
 @admin_required
 def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
     title = get_object_or_404(Title, pk=title_id)
-    clusters = title.clusters.annotate(face_count=Count("faces")).prefetch_related("faces")
+    shown = defaultdict(list)  # the first faces of each cluster, picked in the database
+    for face in (
+        Face.objects.filter(title=title)
+        .annotate(rank=Window(RowNumber(), partition_by="cluster", order_by="pk"))
+        .filter(rank__lte=FACES_PER_CLUSTER)
+        .only("pk", "cluster_id")
+        .order_by("cluster", "pk")
+    ):
+        shown[face.cluster_id].append(face)
     rows = [
         {
             "cluster": cluster,
-            "faces": list(cluster.faces.all()[:FACES_PER_CLUSTER]),
+            "faces": shown[cluster.pk],
             "hidden": max(0, cluster.face_count - FACES_PER_CLUSTER),
         }
-        for cluster in clusters
+        for cluster in title.clusters.annotate(face_count=Count("faces"))
     ]
     return render(
         request,
@@ -70,9 +92,23 @@ def face_crop(request: HttpRequest, face_id: int) -> HttpResponse:
 
 
 @admin_required
+@cache_control(private=True, max_age=3600)
 def media(request: HttpRequest, path: str) -> HttpResponse:
-    """Stored frames, for signed-in admins only."""
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    """A title's stored images (frames, headshots, thumbnails), for signed-in admins. Nothing
+    else in the media is served: not the uploaded archives, not the model artifacts."""
+    parts = PurePosixPath(path).parts
+    if (
+        len(parts) < 3
+        or parts[0] != "titles"
+        or ".." in parts
+        or PurePosixPath(path).suffix.lower() not in MEDIA_IMAGE_TYPES
+    ):
+        raise Http404("no such image")
+    try:
+        handle = default_storage.open(path, "rb")
+    except (FileNotFoundError, SuspiciousFileOperation):
+        raise Http404("no such image") from None
+    return FileResponse(handle, content_type=MEDIA_IMAGE_TYPES[PurePosixPath(path).suffix.lower()])
 
 
 @admin_required
