@@ -2,8 +2,8 @@
 
 Rules, in source-frame pixels (y down), with the face box from MTCNN and its landmarks:
 
-1. centred: the face's centre is within ``CENTRE_TOLERANCE`` of the crop width of the crop's
-   centre line;
+1. centred: the face's centre is within ``centre_tolerance`` (5 %) of the crop width of the
+   crop's centre line;
 2. upper third to half: the chin lies between 1/3 and 1/2 of the crop height from its top;
 3. hair partly visible: the top edge lies between the estimated top of the head and the face
    box's top, so it cuts through the hair;
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-CENTRE_TOLERANCE = 0.05
+CENTRE_TOLERANCE = 0.05  # the default of ``CropParams.centre_tolerance``
 _TOLERANCE = 1.0  # pixels of slack when checking rules, for rounding
 _TOP_STEPS = 21  # top edges tried between the preferred one and the face box top
 
@@ -31,12 +31,15 @@ _TOP_STEPS = 21  # top edges tried between the preferred one and the face box to
 class CropParams:
     """``aspect`` is width / height (3:4 by default); ``chin_at`` the preferred chin height as a
     fraction of the crop height (between 1/3 and 1/2); ``hair`` where the top edge goes between
-    the face box top (0) and the estimated head top (1); ``output_size`` is (width, height)."""
+    the face box top (0) and the estimated head top (1); ``output_size`` is (width, height);
+    ``centre_tolerance`` how far, as a share of the crop width, the face's centre may lie off
+    the crop's centre line before the crop no longer fits (near a frame edge)."""
 
     aspect: float = 3.0 / 4.0
     chin_at: float = 0.42
     hair: float = 0.5
     output_size: tuple[int, int] = (600, 800)
+    centre_tolerance: float = CENTRE_TOLERANCE
 
     def __post_init__(self) -> None:
         if self.aspect <= 0:
@@ -45,6 +48,8 @@ class CropParams:
             raise ValueError("chin_at must be between 1/3 and 1/2")
         if not 0 < self.hair < 1:
             raise ValueError("hair must be strictly between 0 and 1")
+        if self.centre_tolerance < 0:
+            raise ValueError("centre_tolerance must not be negative")
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,9 @@ def headshot_box(
 
     left = float(np.clip(centre_x - width / 2.0, 0.0, frame_w - width))
     top = float(np.clip(top, 0.0, frame_h - height))
-    reasons = _broken_rules((left, top, width, height), centre_x, head_top, y, chin, h)
+    reasons = _broken_rules(
+        (left, top, width, height), centre_x, head_top, y, chin, h, params.centre_tolerance
+    )
     return HeadshotCrop((left, top, width, height), not reasons, reasons, head_top, chin)
 
 
@@ -111,11 +118,12 @@ def _broken_rules(
     face_top: float,
     chin: float,
     face_h: float,
+    centre_tolerance: float,
 ) -> tuple[str, ...]:
     left, top, width, height = box
     reasons = []
     off_centre = abs(centre_x - (left + width / 2.0))
-    if off_centre > CENTRE_TOLERANCE * width + _TOLERANCE:
+    if off_centre > centre_tolerance * width + _TOLERANCE:
         reasons.append(f"face off centre by {off_centre:.0f} px: the frame edge is too close")
     if chin - top > height / 2.0 + _TOLERANCE:
         reasons.append("chin below the crop's middle: the frame is too small for the face")

@@ -16,7 +16,6 @@ import numpy as np
 
 from scoring.artifacts import artifacts
 from scoring.bundled import FSANET_MODELS, LIGHTQNET_MODEL
-from scoring.device import default_device
 from scoring.exposure import exposure, exposure_goodness
 from scoring.fiqa import LightQNet, aligned_faces
 from scoring.identity import VERSION as IDENTITY_VERSION
@@ -186,8 +185,7 @@ class FeatureExtractor:
     config: FeatureConfig = field(default_factory=FeatureConfig)
 
     def __post_init__(self) -> None:
-        device = self.config.device or default_device()
-        providers = onnx_providers(device)
+        providers = onnx_providers(self.config.device)
         pose_models, fiqa_model = self.config.pose_models, self.config.fiqa_model
         self._pose = FsaNetPose(pose_models, providers) if pose_models else None
         self._fiqa = LightQNet(fiqa_model, providers) if fiqa_model else None

@@ -35,8 +35,6 @@ _FACE_MODEL = np.array(
         [25.0, 30.0, 30.0],
     ]
 )
-# An assumed focal length in face widths: a moderate telephoto, as in portraits and films.
-_FOCAL_IN_FACE_WIDTHS = 6.0
 
 
 def fsanet_crop(image: np.ndarray, box: Sequence[float]) -> np.ndarray:
@@ -83,18 +81,21 @@ class FsaNetPose:
         return poses
 
 
-def landmark_pose(boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def landmark_pose(
+    boxes: np.ndarray, landmarks: np.ndarray, *, focal_in_face_widths: float = 6.0
+) -> np.ndarray:
     """(yaw, pitch, roll) from the 5 landmarks alone; shape (N, 3).
 
-    Fits the generic 3D face to the landmarks (perspective-n-point) with a camera of focal length
-    ``_FOCAL_IN_FACE_WIDTHS`` face widths centred on the face, then reads the Euler angles of the
-    rotation, converted to FSA-Net's convention.
+    Fits the generic 3D face to the landmarks (perspective-n-point) with a camera centred on the
+    face, then reads the Euler angles of the rotation, converted to FSA-Net's convention. The
+    camera's focal length is unknown: ``focal_in_face_widths`` assumes one in face box widths
+    (the default, 6, is a moderate telephoto, as in portraits and films).
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     landmarks = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)
     poses = np.zeros((len(boxes), 3))
     for index, ((x, y, w, h), points) in enumerate(zip(boxes, landmarks, strict=True)):
-        focal = _FOCAL_IN_FACE_WIDTHS * w
+        focal = focal_in_face_widths * w
         camera = np.array([[focal, 0.0, x + w / 2.0], [0.0, focal, y + h / 2.0], [0.0, 0.0, 1.0]])
         _, rotation, translation = cv2.solvePnP(
             _FACE_MODEL, points, camera, None, flags=cv2.SOLVEPNP_EPNP

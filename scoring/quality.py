@@ -23,7 +23,7 @@ from scoring.features import (
     FeatureTable,
     goodness,
 )
-from scoring.selectors import percentiles
+from scoring.ranking import percentiles
 
 _FORMAT = "face-curation-quality-model/2"
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from scoring.device import default_device
 
-def onnx_providers(device: str) -> list[str]:
-    """Execution providers for a torch-style device name: CUDA first when asked for and present."""
+
+def onnx_providers(device: str | None) -> list[str]:
+    """Execution providers for a torch-style device name: CUDA first when asked for and present.
+
+    ``None`` asks for CUDA when present (``default_device``); that asks torch, so it is done only
+    when onnxruntime could use CUDA at all."""
     import onnxruntime
 
-    if (
-        device.startswith("cuda")
-        and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    ):
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        return ["CPUExecutionProvider"]
+    if (device or default_device()).startswith("cuda"):
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.features import FEATURE_NAMES, SMALLER_BETTER, FeatureTable, goodness
+from scoring.ranking import percentiles
 
 
 def _order(table: FeatureTable, first: np.ndarray) -> np.ndarray:
@@ -182,23 +183,6 @@ class FilterResult:
 
     chosen: int
     stages: tuple[StageOutcome, ...]
-
-
-def percentiles(values: np.ndarray) -> np.ndarray:
-    """Percentile in [0, 100] of each of (N,) ``values``, larger better: the share of the other
-    values that it is at least as large as (100 for a single value). NaN values stay NaN and
-    are not counted among the others."""
-    values = np.asarray(values, dtype=np.float64)
-    measured = np.isfinite(values)
-    result = np.full(len(values), np.nan)
-    count = int(measured.sum())
-    if count <= 1:
-        result[measured] = 100.0
-        return result
-    ordered = np.sort(values[measured])
-    at_most = np.searchsorted(ordered, values[measured], side="right") - 1  # others <= this one
-    result[measured] = 100.0 * at_most / (count - 1)
-    return result
 
 
 def _passes(stage: FilterStage, table: FeatureTable) -> np.ndarray:

@@ -54,7 +54,6 @@ def test_fiqa_orders_clean_faces_above_degraded_copies(faces, extractor, name):
         degraded.append(extractor.extract(copy, box[None], landmarks[None]).fiqa[0])
     clean, degraded = np.array(clean), np.array(degraded)
     assert np.mean(clean > degraded) >= FIQA_FLOORS[name]
-    assert np.all((clean > 0) & (clean < 1))
 
 
 GAMMAS = (0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.6)
@@ -121,7 +120,6 @@ def test_a_face_of_another_person_gets_the_lowest_identity(clusters):
         stranger = clusters[(index + 1) % len(clusters)][0]
         scores = identity_scores(np.vstack([members, stranger]))
         lowest += int(np.argmin(scores) == len(members))
-        assert np.all((scores >= 0) & (scores <= 1))
     assert lowest / len(clusters) >= 0.95
 
 

@@ -1,7 +1,9 @@
 import colorsys
 
+import cv2
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 from scoring.features import (
     FEATURE_NAMES,
@@ -11,7 +13,7 @@ from scoring.features import (
     brightness,
     resolution,
 )
-from tests.unit.facedata import fsanet_models, lfw_faces, load_rgb
+from tests.unit.facedata import aflw_faces, fsanet_models, lfw_faces, load_rgb
 
 
 def independent_brightness(image: np.ndarray, box) -> float:
@@ -61,22 +63,80 @@ def test_feature_table_round_trips_through_a_matrix_and_is_read_only():
         table.yaw[0] = 1.0
 
 
+def turned(image, box, landmarks, degrees):
+    """The image turned ``degrees`` counter-clockwise on screen about the box centre, and the
+    landmarks with it."""
+    matrix = cv2.getRotationMatrix2D((box[0] + box[2] / 2, box[1] + box[3] / 2), degrees, 1.0)
+    image = cv2.warpAffine(image, matrix, image.shape[1::-1], borderMode=cv2.BORDER_REFLECT101)
+    return image, np.c_[landmarks, np.ones(5)] @ matrix.T
+
+
+def darker(image):
+    return cv2.LUT(image, (255 * (np.arange(256) / 255) ** 2.0).round().astype(np.uint8))
+
+
 @pytest.mark.parametrize("with_fsanet", [False, True])
-def test_extractor_gives_one_row_per_face_in_range(with_fsanet):
-    config = FeatureConfig(pose_models=fsanet_models() if with_fsanet else ())
+def test_each_column_answers_to_its_own_change_of_the_face(with_fsanet):
+    # Each copy changes one thing of real faces; the column measuring it moves the right way and,
+    # for pose, the other angles stay put. A column filled from the wrong measure, a wrong crop
+    # or a swapped angle fails here.
+    config = FeatureConfig(pose_models=fsanet_models() if with_fsanet else (), device="cpu")
     extractor = FeatureExtractor(config)
-    faces = lfw_faces(60)[:4]
-    groups = [(load_rgb(f.path), f.box[None], f.landmarks[None]) for f in faces]
-    table = extractor.extract_many(groups)
-    assert len(table) == 4
-    assert np.all((table.sharpness >= 0) & (table.sharpness <= 1))
-    assert np.all((table.brightness >= 0) & (table.brightness <= 100))
-    assert np.all(np.abs(table.matrix(("yaw", "pitch", "roll"))) < 90)
-    assert np.all((table.fiqa > 0) & (table.fiqa < 1))
-    assert np.all(np.abs(table.exposure) <= 1)
-    assert np.all((table.artifacts >= 0) & (table.artifacts <= 1))
-    assert np.all(np.isnan(table.identity)), "identity needs the cluster: not the extractor's"
+    rng = np.random.default_rng(0)
+    turns = []  # (yaw, pitch, roll) changes of each face turned 20 degrees on screen
+    for face in lfw_faces(60)[:6]:
+        image, box, landmarks = load_rgb(face.path), face.box, face.landmarks
+
+        def features(copy, points=landmarks, box=box):
+            return extractor.extract(copy, box[None], points[None])
+
+        clean = features(image)
+        dark = features(darker(image))
+        assert dark.brightness[0] < clean.brightness[0] - 10
+        assert dark.exposure[0] < clean.exposure[0] - 0.2
+        blurred = features(cv2.GaussianBlur(image, (0, 0), 2.5))
+        assert blurred.sharpness[0] < clean.sharpness[0] - 0.1
+        assert blurred.fiqa[0] < clean.fiqa[0]
+        grain = np.clip(image + rng.normal(0, 18, image.shape), 0, 255).astype(np.uint8)
+        assert features(grain).artifacts[0] > clean.artifacts[0] + 0.5
+        pose = ("yaw", "pitch", "roll")
+        turns.append(features(*turned(image, box, landmarks, 20)).matrix(pose) - clean.matrix(pose))
+        assert clean.resolution[0] == box[2] * box[3]
+        assert np.isnan(clean.identity[0]), "identity needs the cluster: not the extractor's"
+    yaw, pitch, roll = np.median(np.concatenate(turns), axis=0)
+    assert roll == pytest.approx(-20, abs=3)  # counter-clockwise on screen is negative roll
+    assert abs(yaw) < 3 and abs(pitch) < 3
     assert ("fsanet" in extractor.version) == with_fsanet
+
+
+@pytest.mark.parametrize("with_fsanet", [False, True])
+def test_yaw_and_pitch_columns_follow_the_labelled_angles(with_fsanet):
+    # AFLW2000 faces turn and tilt far more than they roll; a swapped column does not correlate.
+    config = FeatureConfig(pose_models=fsanet_models() if with_fsanet else (), device="cpu")
+    extractor = FeatureExtractor(config)
+    faces = aflw_faces()
+    groups = [(load_rgb(face.path), face.box[None], face.landmarks[None]) for face, _ in faces]
+    table = extractor.extract_many(groups)
+    labels = np.array([truth for _, truth in faces])
+    assert spearmanr(table.yaw, labels[:, 0])[0] >= 0.9
+    assert spearmanr(table.pitch, labels[:, 1])[0] >= 0.7
+
+
+def test_rows_follow_the_boxes_of_an_image():
+    # Two real faces side by side in one image, given in both orders.
+    first, second = lfw_faces(60)[:2]
+    left, right = load_rgb(first.path), load_rgb(second.path)
+    image = np.ascontiguousarray(np.hstack([left, right]))
+    shift = np.array([left.shape[1], 0])
+    boxes = np.stack([first.box, np.r_[second.box[:2] + shift, second.box[2:]]])
+    landmarks = np.stack([first.landmarks, second.landmarks + shift])
+    extractor = FeatureExtractor(FeatureConfig(device="cpu"))
+    forward = extractor.extract(image, boxes, landmarks).matrix()
+    backward = extractor.extract(image, boxes[::-1], landmarks[::-1]).matrix()
+    assert np.array_equal(forward, backward[::-1], equal_nan=True)
+    alone = extractor.extract(image, boxes[1:], landmarks[1:]).matrix()
+    assert np.array_equal(forward[1:], alone, equal_nan=True)
+    assert not np.allclose(forward[0], forward[1], equal_nan=True)
 
 
 def test_the_shipped_models_are_on_by_default():

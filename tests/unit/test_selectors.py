@@ -4,12 +4,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.features import FEATURE_NAMES, PAPER_FEATURES, FeatureTable
+from scoring.ranking import percentiles
 from scoring.selectors import (
     DEFAULT_STAGES,
     PAPER_STAGES,
     FilterStage,
     face_cost,
-    percentiles,
     select_baseline,
     select_filtering,
     select_fiqa,

@@ -1,11 +1,12 @@
-"""The built-in sharpness on real faces: blur, noise, gamma, upscaling and size (issue 3)."""
+"""The built-in sharpness on real faces (blur, noise, gamma, upscaling, size) and on step edges
+of known blur."""
 
 import cv2
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from scoring.sharpness import sharpness
+from scoring.sharpness import SharpnessParams, edge_blur, sharpness
 from tests.unit.facedata import lfw_faces, load_rgb, photo_faces
 
 BLURS = (0, 0.5, 1, 1.5, 2, 3, 4)
@@ -92,9 +93,45 @@ def test_sharpness_barely_depends_on_the_size_of_a_large_face(photos):
     assert np.median(moves) < 0.03
 
 
-def test_sharpness_is_in_the_unit_interval_even_without_edges():
-    flat = np.full((50, 50, 3), 128, np.uint8)
-    noise = np.random.default_rng(0).integers(0, 256, (50, 50, 3), dtype=np.uint8)
-    boxes = np.array([[10, 10, 30, 30]])
-    for image in (flat, noise):
-        assert 0.0 <= score(image, boxes) <= 1.0
+def bars(blur: float, dark: int = 60, light: int = 190) -> np.ndarray:
+    """A 256 x 256 grey image of vertical bars 16 px wide (straight step edges), blurred by a
+    Gaussian of sigma ``blur`` px."""
+    gray = np.full((256, 256), dark, np.float32)
+    for left in range(0, 256, 32):
+        gray[:, left : left + 16] = light
+    if blur:
+        gray = cv2.GaussianBlur(gray, (0, 0), blur)
+    return np.repeat(gray.round().astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+# A box 128 px wide: the normalised size, so the bars are measured at their own pixels.
+BARS_BOX = np.array([64.0, 64.0, 128.0, 128.0])
+
+
+def test_the_blur_of_a_step_edge_is_recovered():
+    # Blur widths add in quadrature: the estimate is the known blur combined with the width that
+    # sampling gives a perfect step (itself below the half-score width).
+    step = edge_blur(bars(0), BARS_BOX)
+    assert 0.5 < step < SharpnessParams().blur_scale
+    for blur in (1.0, 1.5, 2.0, 3.0):
+        assert edge_blur(bars(blur), BARS_BOX) == pytest.approx(np.hypot(blur, step), rel=0.03)
+
+
+def test_contrast_and_brightness_do_not_change_the_blur_of_a_step_edge():
+    for blur in (0.0, 1.0, 2.0):
+        reference = edge_blur(bars(blur), BARS_BOX)
+        for dark, light in ((100, 140), (20, 240), (150, 250)):
+            measured = edge_blur(bars(blur, dark, light), BARS_BOX)
+            assert measured == pytest.approx(reference, rel=0.03)
+
+
+def test_a_face_without_edges_scores_zero():
+    flat = np.full((256, 256, 3), 128, np.uint8)
+    assert score(flat, BARS_BOX[None]) == 0.0
+
+
+def test_blur_scale_is_the_blur_that_scores_one_half():
+    image = bars(2.0)
+    params = SharpnessParams(blur_scale=edge_blur(image, BARS_BOX))
+    assert sharpness(image, BARS_BOX[None], params)[0] == pytest.approx(0.5)
+    assert score(image, BARS_BOX[None]) < 0.5 < score(bars(0), BARS_BOX[None])
