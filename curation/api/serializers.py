@@ -56,6 +56,10 @@ class FaceSerializer(serializers.ModelSerializer):
 
 
 class ScoringRunSerializer(serializers.ModelSerializer):
+    # The API's names, kept from before the run's steps were called steps.
+    stage = serializers.CharField(source="step", read_only=True)
+    stage_seconds = serializers.JSONField(source="step_seconds", read_only=True)
+
     class Meta:
         model = ScoringRun
         fields = [

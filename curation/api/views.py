@@ -56,7 +56,7 @@ class TitleViewSet(viewsets.ReadOnlyModelViewSet):
 
     @action(detail=True, serializer_class=ScoringRunSerializer)
     def scoring(self, request: Request, pk: str) -> Response:
-        """The latest scoring run of the title, with its progress per stage."""
+        """The latest scoring run of the title, with its progress per step."""
         run: ScoringRun | None = run_latest(self.get_object())
         if run is None:
             return Response({"detail": "never scored"}, status=status.HTTP_404_NOT_FOUND)

@@ -86,7 +86,7 @@ class FilterConfig(models.Model):
 
 
 class ScoringRun(models.Model):
-    """One pass of the scoring pipeline over a title, with its progress per stage."""
+    """One pass of the scoring pipeline over a title, with its progress per step."""
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -94,7 +94,7 @@ class ScoringRun(models.Model):
         DONE = "done"
         FAILED = "failed"
 
-    class Stage(models.TextChoices):
+    class Step(models.TextChoices):
         FEATURES = "features"
         IDENTITY = "identity"
         QUALITY = "quality"
@@ -104,7 +104,7 @@ class ScoringRun(models.Model):
 
     title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="scoring_runs")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.FEATURES)
+    step = models.CharField(max_length=16, choices=Step.choices, default=Step.FEATURES)
     chunk_size = models.PositiveIntegerField(default=64)
     faces_total = models.PositiveIntegerField(default=0)
     faces_done = models.PositiveIntegerField(default=0)
@@ -112,14 +112,14 @@ class ScoringRun(models.Model):
     clusters_done = models.PositiveIntegerField(default=0)
     crops_total = models.PositiveIntegerField(default=0)
     crops_done = models.PositiveIntegerField(default=0)
-    stage_started_at = models.DateTimeField(null=True, blank=True)
+    step_started_at = models.DateTimeField(null=True, blank=True)
     progress_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text="When the run last made progress; a run quiet for longer than "
         "SCORING_STALL_SECONDS has its missing work sent again.",
     )
-    stage_seconds = models.JSONField(default=dict, blank=True)
+    step_seconds = models.JSONField(default=dict, blank=True)
     quality_model = models.ForeignKey(
         QualityModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )

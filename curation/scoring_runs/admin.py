@@ -127,8 +127,8 @@ class FilterConfigAdmin(admin.ModelAdmin):
 
 @admin.register(ScoringRun)
 class ScoringRunAdmin(admin.ModelAdmin):
-    list_display = ["title", "status", "stage", "faces_done", "faces_total", "created_at"]
-    list_filter = ["status", "stage"]
+    list_display = ["title", "status", "step", "faces_done", "faces_total", "created_at"]
+    list_filter = ["status", "step"]
     list_select_related = ["title"]
     readonly_fields = [field.name for field in ScoringRun._meta.fields]
 

@@ -90,22 +90,22 @@ def run_progress(title: Title, run: ScoringRun | None) -> dict:
     """The run's steps with their state, counts, seconds and rate, for the progress fragment."""
     if run is None:
         return {"title": title, "run": None}
-    stages = []
-    for stage in ScoringRun.Stage.values[:-1]:
-        row = {"name": stage, "seconds": run.stage_seconds.get(stage), "done": None, "total": None}
-        if stage == ScoringRun.Stage.FEATURES:
+    steps = []
+    for step in ScoringRun.Step.values[:-1]:
+        row = {"name": step, "seconds": run.step_seconds.get(step), "done": None, "total": None}
+        if step == ScoringRun.Step.FEATURES:
             row |= {"done": run.faces_done, "total": run.faces_total}
-        elif stage == ScoringRun.Stage.IDENTITY:
+        elif step == ScoringRun.Step.IDENTITY:
             row |= {"done": run.clusters_done, "total": run.clusters_total}
-        elif stage == ScoringRun.Stage.CROPS:
+        elif step == ScoringRun.Step.CROPS:
             row |= {"done": run.crops_done, "total": run.crops_total}
         row["state"] = (
-            "done" if stage in run.stage_seconds else "running" if stage == run.stage else "waiting"
+            "done" if step in run.step_seconds else "running" if step == run.step else "waiting"
         )
         if row["total"]:
             row["percent"] = round(100 * row["done"] / row["total"])
         if row["seconds"] and row["done"]:
             row["rate"] = round(row["done"] / row["seconds"], 1)
-        stages.append(row)
+        steps.append(row)
     active = run.status in (ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING)
-    return {"title": title, "run": run, "stages": stages, "active": active}
+    return {"title": title, "run": run, "steps": steps, "active": active}

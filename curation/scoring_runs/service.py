@@ -1,10 +1,10 @@
-"""Scoring runs: starting one, moving it from stage to stage, and reading its progress.
+"""Scoring runs: starting one, moving it from step to step, and reading its progress.
 
 The pipeline: features on the ``gpu`` queue in chunks of faces (one task per chunk, so many
 workers share a title) → identity on the ``gpu`` queue in chunks of clusters (it needs every face
 of a cluster measured) → quality and every selector on the ``cpu`` queue → headshot crops on the
 ``cpu`` queue → the title is marked scored. Whichever chunk task finishes the last face moves the
-run on; the run row is locked while it does, so a stage never starts twice.
+run on; the run row is locked while it does, so a step never starts twice.
 
 Every task that makes progress stamps the run (``progress_at``). A run quiet for longer than
 ``SCORING_STALL_SECONDS`` has lost its messages (a broker restarted without persistence, a
@@ -71,7 +71,7 @@ def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
             faces_total=len(face_ids),
             clusters_total=title.clusters.filter(faces__isnull=False).distinct().count(),
             status=ScoringRun.Status.QUEUED,
-            stage_started_at=timezone.now(),
+            step_started_at=timezone.now(),
             progress_at=timezone.now(),
         )
         title.status = Title.Status.SCORING
@@ -100,7 +100,7 @@ def run_fail(*, run_id: int, message: str) -> None:
 
 
 def _fails_run(work):
-    """An error in a stage fails the run with a one-line message the admin sees (and Retry)."""
+    """An error in a step fails the run with a one-line message the admin sees (and Retry)."""
 
     @functools.wraps(work)
     def guarded(*, run_id: int, **kwargs) -> None:
@@ -120,7 +120,7 @@ def _fails_run(work):
 @_fails_run
 def features_chunk_run(*, run_id: int, face_ids: list[int]) -> None:
     run = ScoringRun.objects.get(pk=run_id)
-    if run.stage != ScoringRun.Stage.FEATURES or run.status == ScoringRun.Status.FAILED:
+    if run.step != ScoringRun.Step.FEATURES or run.status == ScoringRun.Status.FAILED:
         return  # a chunk delivered again after the run moved on
     if run.status == ScoringRun.Status.QUEUED:
         ScoringRun.objects.filter(pk=run_id, status=ScoringRun.Status.QUEUED).update(
@@ -130,13 +130,13 @@ def features_chunk_run(*, run_id: int, face_ids: list[int]) -> None:
     done = Face.objects.filter(title_id=run.title_id, features_run=run).count()
     ScoringRun.objects.filter(pk=run_id).update(faces_done=done, progress_at=timezone.now())
     if done >= run.faces_total:
-        _advance(run_id=run_id, finished=ScoringRun.Stage.FEATURES, then=ScoringRun.Stage.IDENTITY)
+        _advance(run_id=run_id, finished=ScoringRun.Step.FEATURES, then=ScoringRun.Step.IDENTITY)
 
 
 @_fails_run
 def identity_chunk_run(*, run_id: int, cluster_ids: list[int]) -> None:
     run = ScoringRun.objects.get(pk=run_id)
-    if run.stage != ScoringRun.Stage.IDENTITY:
+    if run.step != ScoringRun.Step.IDENTITY:
         return
     steps.identity_compute(run=run, cluster_ids=cluster_ids)
     pending = _identity_pending(run).count()
@@ -144,7 +144,7 @@ def identity_chunk_run(*, run_id: int, cluster_ids: list[int]) -> None:
         clusters_done=run.clusters_total - pending, progress_at=timezone.now()
     )
     if not pending:
-        _advance(run_id=run_id, finished=ScoringRun.Stage.IDENTITY, then=ScoringRun.Stage.QUALITY)
+        _advance(run_id=run_id, finished=ScoringRun.Step.IDENTITY, then=ScoringRun.Step.QUALITY)
 
 
 def _identity_pending(run: ScoringRun):
@@ -167,20 +167,20 @@ def _identity_send(run: ScoringRun) -> None:
 def selection_run(*, run_id: int) -> None:
     """Quality from the active model, then every selector for every cluster."""
     run = ScoringRun.objects.get(pk=run_id)
-    if run.stage not in (ScoringRun.Stage.QUALITY, ScoringRun.Stage.SELECTION):
+    if run.step not in (ScoringRun.Step.QUALITY, ScoringRun.Step.SELECTION):
         return
     quality_models.quality_assign(run=run)
-    _advance(run_id=run_id, finished=ScoringRun.Stage.QUALITY, then=ScoringRun.Stage.SELECTION)
+    _advance(run_id=run_id, finished=ScoringRun.Step.QUALITY, then=ScoringRun.Step.SELECTION)
     picks = steps.selections_replace(run=run)
     ScoringRun.objects.filter(pk=run_id).update(crops_total=picks, crops_done=0)
-    _advance(run_id=run_id, finished=ScoringRun.Stage.SELECTION, then=ScoringRun.Stage.CROPS)
+    _advance(run_id=run_id, finished=ScoringRun.Step.SELECTION, then=ScoringRun.Step.CROPS)
 
 
 @_fails_run
 def crops_run(*, run_id: int) -> None:
     """Crops in batches; a batch re-sends this task until no selection lacks a crop."""
     run = ScoringRun.objects.get(pk=run_id)
-    if run.stage != ScoringRun.Stage.CROPS:
+    if run.step != ScoringRun.Step.CROPS:
         return
     steps.crops_make(run=run, limit=CROPS_PER_TASK)
     missing = Selection.objects.filter(cluster__title=run.title, crop="").count()
@@ -190,7 +190,7 @@ def crops_run(*, run_id: int) -> None:
     if missing:
         enqueue(SCORE_CROPS, run_id)
     else:
-        _advance(run_id=run_id, finished=ScoringRun.Stage.CROPS, then=ScoringRun.Stage.DONE)
+        _advance(run_id=run_id, finished=ScoringRun.Step.CROPS, then=ScoringRun.Step.DONE)
 
 
 def _advance(*, run_id: int, finished: str, then: str) -> None:
@@ -198,28 +198,26 @@ def _advance(*, run_id: int, finished: str, then: str) -> None:
 
     with transaction.atomic():
         run = ScoringRun.objects.select_for_update().get(pk=run_id)
-        if run.stage != finished:
+        if run.step != finished:
             return
         now = timezone.now()
-        started = run.stage_started_at or now
-        run.stage_seconds = run.stage_seconds | {
-            finished: round((now - started).total_seconds(), 2)
-        }
-        run.stage = then
-        run.stage_started_at = now
+        started = run.step_started_at or now
+        run.step_seconds = run.step_seconds | {finished: round((now - started).total_seconds(), 2)}
+        run.step = then
+        run.step_started_at = now
         run.progress_at = now
-        fields = ["stage", "stage_seconds", "stage_started_at", "progress_at"]
-        if then == ScoringRun.Stage.DONE:
+        fields = ["step", "step_seconds", "step_started_at", "progress_at"]
+        if then == ScoringRun.Step.DONE:
             run.status = ScoringRun.Status.DONE
             run.finished_at = now
             fields += ["status", "finished_at"]
             Title.objects.filter(pk=run.title_id).update(status=Title.Status.SCORED)
         run.save(update_fields=fields)
-        if then == ScoringRun.Stage.IDENTITY:
+        if then == ScoringRun.Step.IDENTITY:
             transaction.on_commit(lambda: _identity_send(run))
-        elif then == ScoringRun.Stage.QUALITY:
+        elif then == ScoringRun.Step.QUALITY:
             transaction.on_commit(lambda: enqueue(SCORE_SELECTION, run_id))
-        elif then == ScoringRun.Stage.CROPS:
+        elif then == ScoringRun.Step.CROPS:
             transaction.on_commit(lambda: enqueue(SCORE_CROPS, run_id))
 
 
@@ -228,8 +226,8 @@ def runs_resume() -> int:
 
     A run is stalled when it is unfinished and made no progress for ``SCORING_STALL_SECONDS``:
     runs whose work is merely queued or running are left alone. Each stalled run is claimed
-    under its row lock and stamped, so workers checking at once send its work once. Every stage
-    is idempotent and a stage advances once, so work sent twice would still do no harm.
+    under its row lock and stamped, so workers checking at once send its work once. Every step
+    is idempotent and a step advances once, so work sent twice would still do no harm.
     """
     quiet_since = timezone.now() - timedelta(seconds=settings.SCORING_STALL_SECONDS)
     resumed = 0
@@ -248,7 +246,7 @@ def runs_resume() -> int:
                 return resumed
             ScoringRun.objects.filter(pk=run.pk).update(progress_at=timezone.now())
         log.warning(
-            "scoring run %s made no progress in %s: sending its work again", run.pk, run.stage
+            "scoring run %s made no progress in %s: sending its work again", run.pk, run.step
         )
         _missing_work_send(run)
         resumed += 1
@@ -256,7 +254,7 @@ def runs_resume() -> int:
 
 def _missing_work_send(run: ScoringRun) -> None:
 
-    if run.stage == ScoringRun.Stage.FEATURES:
+    if run.step == ScoringRun.Step.FEATURES:
         missing = list(
             Face.objects.filter(title_id=run.title_id)
             .exclude(features_run=run)
@@ -268,19 +266,17 @@ def _missing_work_send(run: ScoringRun) -> None:
         if not missing:
             _advance(
                 run_id=run.pk,
-                finished=ScoringRun.Stage.FEATURES,
-                then=ScoringRun.Stage.IDENTITY,
+                finished=ScoringRun.Step.FEATURES,
+                then=ScoringRun.Step.IDENTITY,
             )
-    elif run.stage == ScoringRun.Stage.IDENTITY:
+    elif run.step == ScoringRun.Step.IDENTITY:
         if _identity_pending(run).exists():
             _identity_send(run)
         else:
-            _advance(
-                run_id=run.pk, finished=ScoringRun.Stage.IDENTITY, then=ScoringRun.Stage.QUALITY
-            )
-    elif run.stage in (ScoringRun.Stage.QUALITY, ScoringRun.Stage.SELECTION):
+            _advance(run_id=run.pk, finished=ScoringRun.Step.IDENTITY, then=ScoringRun.Step.QUALITY)
+    elif run.step in (ScoringRun.Step.QUALITY, ScoringRun.Step.SELECTION):
         enqueue(SCORE_SELECTION, run.pk)
-    elif run.stage == ScoringRun.Stage.CROPS:
+    elif run.step == ScoringRun.Step.CROPS:
         enqueue(SCORE_CROPS, run.pk)
 
 

@@ -110,7 +110,7 @@ def test_identity_marks_the_stranger_in_a_real_cluster(small_scored_faces):
 
 @pytest.fixture
 def small_scored_faces(lfw_small, media_root):
-    """A real title whose features were computed by the pipeline's own stage function."""
+    """A real title whose features were computed by the scoring run's own step."""
     from curation.imports.service import title_import
     from curation.models import ScoringRun, Title
     from curation.scoring_runs.steps import features_compute
@@ -144,12 +144,12 @@ def test_models_trained_at_once_get_distinct_versions_and_one_is_active(small_sc
     assert QualityModel.objects.filter(is_active=True).count() == 1
 
 
-def test_a_features_chunk_delivered_again_after_its_stage_changes_nothing(small_scored_faces):
+def test_a_features_chunk_delivered_again_after_its_step_changes_nothing(small_scored_faces):
     from curation.models import ScoringRun
     from curation.scoring_runs.service import features_chunk_run
 
     run = ScoringRun.objects.get()
-    ScoringRun.objects.filter(pk=run.pk).update(stage=ScoringRun.Stage.QUALITY)
+    ScoringRun.objects.filter(pk=run.pk).update(step=ScoringRun.Step.QUALITY)
     Face.objects.update(identity=0.5)
     features_chunk_run(run_id=run.pk, face_ids=list(Face.objects.values_list("pk", flat=True)))
     assert set(Face.objects.values_list("identity", flat=True)) == {0.5}
@@ -201,3 +201,43 @@ def test_the_trained_model_scores_half_size_copies_of_unseen_faces_lower(
     assert len(pairs) >= 25
     assert np.mean(pairs[:, 1] < pairs[:, 0]) >= 0.8
     assert np.mean(pairs[:, 0] - pairs[:, 1]) >= 0.07
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admins_train_action_trains_on_a_worker_and_says_how_it_ended(
+    small_scored_faces, start_worker, client
+):
+    import time
+
+    from django.urls import reverse
+
+    from curation.accounts.users import user_create
+    from curation.models import QualityTraining, ScoringRun
+
+    # The fixture's run only measured features: not one for the worker to resume.
+    ScoringRun.objects.update(status=ScoringRun.Status.DONE)
+    start_worker()
+    call_command("train_quality_model", stdout=io.StringIO())
+    admin, _ = user_create(username="boss", role="admin", password="pw-admin-1")
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:curation_qualitymodel_changelist"),
+        {"action": "train_new_version", "_selected_action": [QualityModel.objects.get().pk]},
+        follow=True,
+    )
+    assert "queued" in response.content.decode()  # the request does not wait for the forest
+    training = QualityTraining.objects.get()
+    assert training.requested_by == admin
+    deadline = time.monotonic() + 120
+    while training.status not in (QualityTraining.Status.DONE, QualityTraining.Status.FAILED):
+        assert time.monotonic() < deadline, f"training still {training.status}: {training.step}"
+        time.sleep(0.2)
+        training.refresh_from_db()
+
+    assert training.status == QualityTraining.Status.DONE, training.error
+    assert training.model == QualityModel.objects.get(is_active=True)
+    assert training.model.version == 2
+    assert training.step.startswith("trained v2 on 52 faces")
+    assert training.finished_at is not None
+    page = client.get(reverse("admin:curation_qualitytraining_changelist")).content.decode()
+    assert "trained v2 on 52 faces" in page

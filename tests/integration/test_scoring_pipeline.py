@@ -26,7 +26,7 @@ def wait_for_run(run: ScoringRun, seconds: float = 240) -> ScoringRun:
         if run.status in (ScoringRun.Status.DONE, ScoringRun.Status.FAILED):
             return run
         time.sleep(0.2)
-    pytest.fail(f"run still {run.status}/{run.stage} after {seconds} s")
+    pytest.fail(f"run still {run.status}/{run.step} after {seconds} s")
 
 
 def picks(title: Title) -> dict[tuple[str, str], int]:
@@ -48,7 +48,7 @@ def test_a_title_is_scored_end_to_end_on_a_worker(small_title, celery_worker_pro
     assert run.status == ScoringRun.Status.DONE, run.error
     small_title.refresh_from_db()
     assert small_title.status == Title.Status.SCORED
-    assert set(run.stage_seconds) == {"features", "identity", "quality", "selection", "crops"}
+    assert set(run.step_seconds) == {"features", "identity", "quality", "selection", "crops"}
     assert run.faces_done == run.faces_total == Face.objects.filter(title=small_title).count()
     assert run.clusters_done == run.clusters_total == small_title.clusters.count()
     faces = Face.objects.filter(title=small_title)
@@ -119,7 +119,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_title_ends_the_same(small_t
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
     run.refresh_from_db()
-    assert run.stage == ScoringRun.Stage.FEATURES and run.faces_done < run.faces_total
+    assert run.step == ScoringRun.Step.FEATURES and run.faces_done < run.faces_total
 
     start_worker(**quick_restore)
     run = wait_for_run(run, seconds=300)

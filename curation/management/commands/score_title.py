@@ -64,7 +64,7 @@ class Command(BaseCommand):
                     self.stdout.write(
                         f"scored {title.name!r}: "
                         + ", ".join(
-                            f"{stage} {seconds} s" for stage, seconds in run.stage_seconds.items()
+                            f"{step} {seconds} s" for step, seconds in run.step_seconds.items()
                         )
                     )
                     for note in run.notes:
@@ -105,10 +105,10 @@ def _unclaimed(run: ScoringRun, started: float) -> bool:
 def _progress_line(run: ScoringRun, elapsed: float) -> str:
     if run.status == ScoringRun.Status.QUEUED:
         return "waiting for a worker…"
-    if run.stage == ScoringRun.Stage.FEATURES:
+    if run.step == ScoringRun.Step.FEATURES:
         return f"features {run.faces_done}/{run.faces_total} faces ({elapsed:.0f} s)"
-    if run.stage == ScoringRun.Stage.IDENTITY:
+    if run.step == ScoringRun.Step.IDENTITY:
         return f"identity {run.clusters_done}/{run.clusters_total} clusters ({elapsed:.0f} s)"
-    if run.stage == ScoringRun.Stage.CROPS:
+    if run.step == ScoringRun.Step.CROPS:
         return f"crops {run.crops_done}/{run.crops_total} ({elapsed:.0f} s)"
-    return f"{run.stage} ({elapsed:.0f} s)"
+    return f"{run.step} ({elapsed:.0f} s)"
