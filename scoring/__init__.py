@@ -21,6 +21,7 @@ _MODULES = {
     "scoring.dlib_resnet": ("DlibFaceEmbedder", "DlibResNet", "load_dlib_resnet"),
     "scoring.exposure": ("ExposureParams", "exposure_goodness"),
     "scoring.features": (
+        "FEATURE_LABELS",
         "FEATURE_NAMES",
         "PAPER_FEATURES",
         "POSE_FEATURES",

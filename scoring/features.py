@@ -28,6 +28,19 @@ FEATURE_NAMES = (*PAPER_FEATURES, "fiqa", "exposure", "artifacts", "identity")
 POSE_FEATURES = frozenset({"yaw", "pitch", "roll"})
 # Features where a smaller |value| is better (a sign, where there is one, says a direction).
 SMALLER_BETTER = POSE_FEATURES | {"exposure", "artifacts"}
+# How the features are named for people; |x| where a signed value's size is what counts.
+FEATURE_LABELS = {
+    "brightness": "Brightness",
+    "resolution": "Size/Resolution",
+    "sharpness": "Sharpness",
+    "roll": "|Roll|",
+    "pitch": "|Pitch|",
+    "yaw": "|Yaw|",
+    "fiqa": "Learned quality",
+    "exposure": "|Exposure|",
+    "artifacts": "Artifacts",
+    "identity": "Identity",
+}
 
 
 @dataclass(frozen=True, eq=False)

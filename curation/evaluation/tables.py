@@ -22,20 +22,13 @@ from curation.evaluation.stats import (
 )
 from curation.models import Campaign, Face, Item, Judgment, Selection, Title
 from curation.review.queue import DECISIVE
-from scoring.features import SMALLER_BETTER
+from scoring.features import FEATURE_LABELS, FEATURE_NAMES, SMALLER_BETTER
 
 GRADE_RANK = {"unidentifiable": 0, "usable": 1, "excellent": 2}
-FEATURES = (
-    ("sharpness", "Sharpness ↑"),
-    ("resolution", "Size/Resolution ↑"),
-    ("brightness", "Brightness ↑"),
-    ("yaw", "|Yaw| ↓"),
-    ("pitch", "|Pitch| ↓"),
-    ("roll", "|Roll| ↓"),
-    ("fiqa", "Learned quality ↑"),
-    ("exposure", "|Exposure| ↓"),
-    ("artifacts", "Artifacts ↓"),
-    ("identity", "Identity ↑"),
+# Table 3's rows: every feature, with the direction that is better.
+FEATURES = tuple(
+    (name, f"{FEATURE_LABELS[name]} {'↓' if name in SMALLER_BETTER else '↑'}")
+    for name in FEATURE_NAMES
 )
 
 

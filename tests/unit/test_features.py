@@ -151,3 +151,9 @@ def test_extractor_handles_an_image_without_faces():
     )
     assert len(table) == 0
     assert table.matrix(FEATURE_NAMES).shape == (0, len(FEATURE_NAMES))
+
+
+def test_every_feature_has_a_label_for_people():
+    from scoring.features import FEATURE_LABELS, FEATURE_NAMES
+
+    assert list(FEATURE_LABELS) == list(FEATURE_NAMES)
