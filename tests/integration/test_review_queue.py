@@ -120,6 +120,25 @@ def test_undo_supersedes_and_hands_the_item_back(scored_title, annotators):
     assert Judgment.objects.count() == 2  # append-only
 
 
+def test_a_skip_is_recorded_counts_for_nothing_and_leaves_the_item_to_others(
+    scored_title, annotators
+):
+    first, second = annotators
+    campaign = grade_campaign(scored_title, overlap=1)
+    served = next_item(campaign=campaign, annotator=first)
+    skipped = answer_record(campaign=campaign, annotator=first, token=served.token, answer="skip")
+
+    assert skipped.answer == Judgment.Answer.SKIP
+    served.item.refresh_from_db()
+    assert served.item.judged == 0 and live_judgments(campaign).count() == 0
+    assert next_item(campaign=campaign, annotator=first).item != served.item  # not again
+    assert next_item(campaign=campaign, annotator=second).item == served.item  # still open
+    undo = undo_last(campaign=campaign, annotator=first)
+    assert undo.supersedes == skipped
+    served.item.refresh_from_db()
+    assert served.item.judged == 0
+
+
 def test_an_expired_lease_frees_the_item_for_someone_else(scored_title, annotators):
     campaign = grade_campaign(scored_title, overlap=1)
     campaign.lease_seconds = 0
