@@ -7,7 +7,8 @@ task's name and queue are defined once, below; the task modules register under t
 
 from __future__ import annotations
 
-from curation.celery import app
+from celery import current_app
+
 from curation.errors import first_line
 
 IMPORT_JOB = "imports.run_job"
@@ -37,7 +38,8 @@ def enqueue(name: str, *args: object, retry: bool = True) -> None:
     a page) fails at once when the broker is down; inside a worker the send is retried and a
     broker still down raises, so that the task itself is retried."""
     try:
-        app.send_task(name, args=list(args), queue=QUEUES[name], retry=retry)
+        # The project's app (``curation.celery``, current once the package is imported).
+        current_app.send_task(name, args=list(args), queue=QUEUES[name], retry=retry)
     except Exception as error:  # kombu raises OperationalError and socket errors alike
         if retry:
             raise

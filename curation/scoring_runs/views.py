@@ -34,7 +34,7 @@ def title_progress(request: HttpRequest, title_id: int) -> HttpResponse:
     """The progress fragment, polled by htmx while a run is active."""
     title = get_object_or_404(Title, pk=title_id)
     run = run_latest(title)
-    response = render(request, "catalog/_progress.html", run_progress(title, run))
+    response = render(request, "scoring_runs/_progress.html", run_progress(title, run))
     active = run is not None and run.status in (ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING)
     if request.GET.get("watching") and not active:
         response["HX-Refresh"] = "true"  # the run ended: reload to show its picks
