@@ -118,6 +118,8 @@ class DlibResNet(nn.Module):
     """dlib's face-recognition ResNet: (N, 3, 150, 150) RGB pixel values in [0, 255] (any real or
     integer dtype) -> (N, 128) float32 descriptors."""
 
+    mean: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(1, 3, 1, 1))
@@ -149,6 +151,7 @@ def load_dlib_resnet(path: str | Path) -> DlibResNet:
     with torch.no_grad():
         model.mean.copy_(torch.tensor(weights.means).view(1, 3, 1, 1))
         for conv, (weight, bias) in zip(convs, weights.convolutions, strict=True):
+            assert conv.bias is not None  # every convolution has a bias
             conv.weight.copy_(torch.from_numpy(weight))
             conv.bias.copy_(torch.from_numpy(bias))
         for affine, (gamma, beta) in zip(affines, weights.affines, strict=True):
@@ -162,7 +165,8 @@ def load_dlib_resnet(path: str | Path) -> DlibResNet:
 def _full_float32() -> Iterator[None]:
     """Full float32 convolutions and matrix products on CUDA, not TF32 (which loses about three
     digits); the previous settings come back afterwards. No effect on the CPU."""
-    settings = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
+    # torch annotates cudnn's module properties but not ``conv``.
+    settings = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)  # type: ignore[attr-defined]
     before = [setting.fp32_precision for setting in settings]
     for setting in settings:
         setting.fp32_precision = "ieee"

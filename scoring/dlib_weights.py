@@ -10,6 +10,7 @@ sequence of layers (kinds, sizes, strides, paddings) must equal the network of
 
 from __future__ import annotations
 
+import builtins
 import importlib.util
 import math
 from dataclasses import dataclass
@@ -115,7 +116,7 @@ class _Reader:
         value = int.from_bytes(self.take(size), "little")
         return -value if control & 0x80 else value
 
-    def peek_int(self) -> int:
+    def peek_int(self) -> builtins.int:
         start = self.position
         value = self.int()
         self.position = start
@@ -153,7 +154,7 @@ class _Reader:
         count = math.prod(shape)
         return np.frombuffer(self.take(4 * count), dtype="<f4").astype(np.float32).reshape(shape)
 
-    def alias(self) -> tuple[int, ...]:
+    def alias(self) -> tuple[builtins.int, ...]:
         """An alias tensor: only its shape, a view into the layer's parameter tensor."""
         version = self.int()
         if version != 1:

@@ -112,7 +112,8 @@ class QualityParams:
                 f"got {', '.join(self.features) or 'none'}"
             )
         weights = [self.weights.get(name) for name in self.features]
-        if None in weights or min(weights) < 0 or sum(weights) <= 0:
+        given = [weight for weight in weights if weight is not None]
+        if len(given) < len(weights) or min(given) < 0 or sum(given) <= 0:
             raise ValueError("weights: a non-negative number per feature, not all zero")
         if len(self.bucket_percentiles) != len(self.bucket_values):
             raise ValueError("bucket_percentiles and bucket_values need one row per bucket")

@@ -70,11 +70,13 @@ def select_fiqa(table: FeatureTable, guards: Sequence[FilterStage] | None = None
     Falls back to ``sharpness`` when ``fiqa`` was not measured."""
     _require_faces(table)
     guards = FIQA_GUARDS if guards is None else tuple(guards)
-    rows = select_filtering(table, guards).stages[-1].survivors if guards else range(len(table))
-    rows = np.asarray(rows, dtype=np.intp)
+    rows = np.asarray(
+        select_filtering(table, guards).stages[-1].survivors if guards else range(len(table)),
+        dtype=np.intp,
+    )
     survivors = table.take(rows)
-    measured = np.isfinite(survivors.fiqa)
-    return int(rows[_best(survivors, survivors.fiqa if measured.any() else survivors.sharpness)])
+    fiqa = survivors.column("fiqa")
+    return int(rows[_best(survivors, fiqa if np.isfinite(fiqa).any() else survivors.sharpness)])
 
 
 def candidate_priority(table: FeatureTable) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from PIL import Image
 
 from curation.models import Face
@@ -27,8 +27,8 @@ def thumbnail_name(face: Face, size: int) -> str:
 
 
 def thumbnail_make(face: Face, size: int) -> bytes:
-    with face.frame.image.open("rb") as handle, Image.open(handle) as image:
-        image = image.convert("RGB")
+    with face.frame.image.open("rb") as handle, Image.open(handle) as opened:
+        image = opened.convert("RGB")
         margin_w, margin_h = face.box_w * MARGIN, face.box_h * MARGIN
         crop = image.crop(
             (
@@ -44,7 +44,7 @@ def thumbnail_make(face: Face, size: int) -> bytes:
     return buffer.getvalue()
 
 
-def face_crop_response(face: Face, size: int = SIZES[0]) -> HttpResponse:
+def face_crop_response(face: Face, size: int = SIZES[0]) -> FileResponse:
     """The face's thumbnail of ``size`` (one of ``SIZES``) as a JPEG response."""
     if size not in SIZES:
         raise ValueError(f"thumbnail size {size} is not one of {SIZES}")

@@ -85,7 +85,7 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
 
 @admin_required
 @cache_control(private=True, max_age=3600)
-def face_crop(request: HttpRequest, face_id: int) -> HttpResponse:
+def face_crop(request: HttpRequest, face_id: int) -> FileResponse:
     """The face with a margin around its box, as a small JPEG (thumbnails in lists)."""
     face = get_object_or_404(Face.objects.select_related("frame"), pk=face_id)
     return face_crop_response(face)
@@ -93,7 +93,7 @@ def face_crop(request: HttpRequest, face_id: int) -> HttpResponse:
 
 @admin_required
 @cache_control(private=True, max_age=3600)
-def media(request: HttpRequest, path: str) -> HttpResponse:
+def media(request: HttpRequest, path: str) -> FileResponse:
     """A title's stored images (frames, headshots, thumbnails), for signed-in admins. Nothing
     else in the media is served: not the uploaded archives, not the model artifacts."""
     parts = PurePosixPath(path).parts

@@ -259,7 +259,8 @@ def table3(filters: Filters) -> Table:
     groups = {name: rows for name, rows in groups.items() if rows}
     rows, raw = [], []
     for feature, label in FEATURES:
-        row, cells = [label], {"feature": feature}
+        row = [label]
+        cells: dict[str, object] = {"feature": feature}
         for name, faces_of in groups.items():
             values = [
                 abs(f[feature]) if feature in SMALLER_BETTER else f[feature]
@@ -315,7 +316,7 @@ def agreement(filters: Filters) -> Table:
             by_item[judgment.item_id].append(judgment)
         shared = {i: js for i, js in by_item.items() if len(js) >= 2}
         if kind == Campaign.Kind.GRADE:
-            value = krippendorff_alpha_ordinal(
+            value: float | None = krippendorff_alpha_ordinal(
                 [[GRADE_RANK[j.answer] for j in js] for js in shared.values()]
             )
             measure = "Krippendorff's α (ordinal)"
@@ -328,7 +329,7 @@ def agreement(filters: Filters) -> Table:
             ]
             value = sum(pairs) / len(pairs) if pairs else None
             measure = "% agreement"
-            shown = f"{100 * value:.1f}%" if pairs else "—"
+            shown = f"{100 * value:.1f}%" if value is not None else "—"
         rows.append([kind, measure, shown, str(len(shared)), ""])
         raw.append({"kind": kind, "measure": measure, "value": value, "items": len(shared)})
         # Each judgment against the majority of the *other* judgments of its item (left out

@@ -21,8 +21,15 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from curation.errors import first_line
-from curation.imports.images import ImageRejected, decode_image
-from curation.imports.sources import EntryRejected, Limits, Source, SourceError, open_source
+from curation.imports.images import DecodedImage, ImageRejected, decode_image
+from curation.imports.sources import (
+    Entry,
+    EntryRejected,
+    Limits,
+    Source,
+    SourceError,
+    open_source,
+)
 from curation.models import Cluster, Face, Frame, Title
 from scoring.detect import Choice, FaceDetector, choose_face
 
@@ -115,7 +122,8 @@ def validate_title_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
         raise ImportFailed("the title name is empty")
-    if len(name) > Title._meta.get_field("name").max_length:
+    longest = Title._meta.get_field("name").max_length
+    if longest is not None and len(name) > longest:
         raise ImportFailed("the title name is longer than 200 characters")
     if Title.objects.filter(name=name).exists():
         raise ImportFailed(f"a title named {name!r} already exists")
@@ -137,7 +145,7 @@ def _read_and_detect(
     if progress:
         progress(0, len(entries))
     for start in range(0, len(entries), batch_size):
-        batch = []
+        batch: list[tuple[Entry, DecodedImage, str]] = []
         for entry in entries[start : start + batch_size]:
             try:
                 decoded = decode_image(opened.read(entry), max_pixels=limit)

@@ -89,7 +89,7 @@ def _place(parts: tuple[str, ...]) -> str | None:
     if PurePosixPath(parts[-1]).suffix.lower() in ARCHIVE_SUFFIXES:
         return "nested archive (archives inside the source are not opened)"
     longest = Cluster._meta.get_field("label").max_length
-    if len(parts[0]) > longest:
+    if longest is not None and len(parts[0]) > longest:
         return f"cluster folder name longer than {longest} characters"
     return None
 

@@ -107,9 +107,10 @@ def next_item(*, campaign: Campaign, annotator) -> Served | None:
             item = held.item
             token = held.token
         else:
-            item = _take_candidate(campaign, annotator)
-            if item is None:
+            candidate = _take_candidate(campaign, annotator)
+            if candidate is None:
                 return None
+            item = candidate
             Lease.objects.filter(item=item, annotator=annotator).delete()  # an expired one
             token = secrets.token_hex(16)
             Lease.objects.create(

@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
 
 from curation.accounts.roles import admin_required
 from curation.catalog.thumbnails import face_crop_response
@@ -32,10 +34,18 @@ from curation.review.queue import (
 
 # The picture slots of each kind of item: an A/B item shows only its two sides, never which
 # selector's pick is which.
-IMAGE_SLOTS = {
+IMAGE_SLOTS: dict[str, tuple[str, ...]] = {
     Campaign.Kind.GRADE: ("headshot", "face", "frame"),
     Campaign.Kind.AB: ("left", "right"),
 }
+
+
+class AnnotatorRequest(HttpRequest):
+    """A request as the views here get it: signed in (the login middleware lets no other
+    through) and with django-htmx's ``htmx``."""
+
+    user: User
+    htmx: HtmxDetails
 
 
 def review_home(request: HttpRequest) -> HttpResponse:
@@ -53,7 +63,7 @@ def queue(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @require_POST
-def answer(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def answer(request: AnnotatorRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id, is_open=True)
     notice = ""
     try:
@@ -71,7 +81,7 @@ def answer(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @require_POST
-def undo(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def undo(request: AnnotatorRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id, is_open=True)
     try:
         undo_last(campaign=campaign, annotator=request.user)
@@ -81,7 +91,7 @@ def undo(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return _item_response(request, campaign, notice)
 
 
-def _item_response(request: HttpRequest, campaign: Campaign, notice: str) -> HttpResponse:
+def _item_response(request: AnnotatorRequest, campaign: Campaign, notice: str) -> HttpResponse:
     context = _item_context(request, campaign, notice)
     if request.htmx:
         return render(request, "review/_item.html", context)
@@ -102,7 +112,7 @@ def _item_context(request: HttpRequest, campaign: Campaign, notice: str = "") ->
 
 
 @cache_control(private=True, max_age=3600)
-def item_image(request: HttpRequest, item_id: int, slot: str) -> HttpResponse:
+def item_image(request: AnnotatorRequest, item_id: int, slot: str) -> FileResponse:
     """An item's picture by slot: ``headshot``, ``face`` and ``frame`` of a graded face, or the
     ``left`` and ``right`` headshots of an A/B pair as this annotator sees them. Only for an
     annotator who holds the item's lease or judged it; the file name says only the slot."""
@@ -111,6 +121,7 @@ def item_image(request: HttpRequest, item_id: int, slot: str) -> HttpResponse:
     )
     if (
         slot not in IMAGE_SLOTS[item.campaign.kind]
+        or item.face is None
         or not item.campaign.is_open
         or not may_see(item=item, annotator=request.user)
     ):
@@ -121,7 +132,7 @@ def item_image(request: HttpRequest, item_id: int, slot: str) -> HttpResponse:
     return response
 
 
-def _slot_image(request: HttpRequest, item: Item, slot: str) -> HttpResponse:
+def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> FileResponse:
     """The picture as it was when the campaign was made: the item's face and headshot file,
     whatever scoring has picked since."""
     face, crop = item.face, item.crop
@@ -129,6 +140,8 @@ def _slot_image(request: HttpRequest, item: Item, slot: str) -> HttpResponse:
         a_left = left_is_a(campaign=item.campaign, item_id=item.pk, annotator_id=request.user.pk)
         if (slot == "left") != a_left:
             face, crop = item.face_b, item.crop_b
+    if face is None:
+        raise Http404("no such image")
     if slot == "face":
         return face_crop_response(face, size=320)
     if slot == "frame":

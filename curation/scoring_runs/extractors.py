@@ -8,6 +8,7 @@ in the middle of a run.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -55,7 +56,9 @@ def model_problems() -> list[str]:
             f"FIQA_SELECTOR_GUARDS: {', '.join(sorted(unknown))} unknown; "
             "use some of roll, exposure, sharpness, artifacts, or none"
         )
-    loaders = [("FIQA_MODEL_PATH", settings.FIQA_MODEL_PATH, lambda p: LightQNet(p, _CPU))]
+    loaders: list[tuple[str, str, Callable[[str], object]]] = [
+        ("FIQA_MODEL_PATH", settings.FIQA_MODEL_PATH, lambda p: LightQNet(p, _CPU))
+    ]
     if settings.POSE_MODEL == "fsanet":
         if not settings.POSE_MODEL_PATHS:
             problems.append("POSE_MODEL_PATHS is empty: name the FSA-Net files or unset it")

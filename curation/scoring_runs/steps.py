@@ -25,7 +25,7 @@ from curation.imports.images import decode_image
 from curation.models import Cluster, Face, ScoringRun, Selection
 from curation.scoring_runs.extractors import face_embedder, feature_extractor
 from curation.scoring_runs.filter_configs import filter_stages, fiqa_guards
-from scoring.crop import CropParams, headshot_box, render_headshot
+from scoring.crop import CropParams, HeadshotCrop, headshot_box, render_headshot
 from scoring.features import FEATURE_NAMES, FeatureTable
 from scoring.identity import embedding_bytes, embedding_rows, identity_scores
 from scoring.selectors import (
@@ -62,7 +62,8 @@ def features_compute(*, run: ScoringRun, face_ids: Sequence[int]) -> int:
             for name in MEASURED_FIELDS:
                 value = float(table.column(name)[row])
                 setattr(face, name, value if math.isfinite(value) else None)
-            face.sharpness = min(max(face.sharpness, 0.0), 1.0)
+            if face.sharpness is not None:
+                face.sharpness = min(max(face.sharpness, 0.0), 1.0)
             face.identity = None  # measured per cluster once every face has its features
             face.embedding = None
             face.feature_version = extractor.version
@@ -80,7 +81,9 @@ def identity_compute(*, run: ScoringRun, cluster_ids: Sequence[int]) -> int:
     embedded = 0
     for cluster in Cluster.objects.filter(pk__in=cluster_ids, title=run.title):
         faces = list(cluster.faces.select_related("frame").order_by("pk"))
-        rows = embedding_rows(candidate_priority(feature_table(faces))) if faces else []
+        rows: np.ndarray | list[int] = (
+            embedding_rows(candidate_priority(feature_table(faces))) if faces else []
+        )
         chosen = [faces[row] for row in rows]
         by_frame: dict[int, list[Face]] = defaultdict(list)
         for face in chosen:
@@ -121,6 +124,8 @@ def selections_replace(*, run: ScoringRun) -> int:
     filter_version, stages = filter_stages()
     guards = fiqa_guards()
     fiqa_version = "fiqa:guards=" + ("+".join(stage.feature for stage in guards) or "none")
+    if run.quality_model is None:
+        raise ValueError("the run has no quality model: the quality step assigns one first")
     quality_version = f"regression:v{run.quality_model.version}"
     picks: list[Selection] = []
     faces_by_cluster: dict[int, list[Face]] = defaultdict(list)
@@ -178,7 +183,7 @@ def crops_make(*, run: ScoringRun, limit: int | None = None) -> int:
         .order_by("face_id")[:limit]
     )
     params = CropParams()
-    done: dict[int, tuple[str, object]] = {}
+    done: dict[int, tuple[str, HeadshotCrop]] = {}
     for selection in pending:
         face = selection.face
         if face.pk not in done:
