@@ -5,6 +5,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from curation.catalog.queries import campaigns_using
 from curation.models import Cluster, Face, Frame, Title
 from scoring.features import FEATURE_NAMES
 
@@ -36,6 +37,13 @@ class TitleAdmin(admin.ModelAdmin):
                 face_count=Count("faces", distinct=True),
             )
         )
+
+    def get_deleted_objects(self, objs, request):
+        """A title that a campaign asks about is not deleted: the page names each campaign and
+        its judgments instead of listing items (their foreign keys protect them)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        uses = campaigns_using(titles=list(objs))
+        return deleted, counts, perms_needed, uses or protected
 
     @admin.display(ordering="cluster_count", description="clusters")
     def cluster_count(self, title):

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
-from django.db.models import Count, Window
+from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +16,7 @@ from django.views.decorators.cache import cache_control
 from curation.accounts.roles import admin_required, is_curation_admin
 from curation.catalog.thumbnails import face_crop_response
 from curation.models import Cluster, Face, Selection, Title
-from curation.scoring_runs.queries import cluster_rows, run_progress, scoring_notes
+from curation.scoring_runs.queries import cluster_rows, picks_source, run_progress, scoring_notes
 from curation.scoring_runs.service import run_latest
 
 FACES_PER_CLUSTER = 8
@@ -78,6 +78,7 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
             "picks": cluster_rows(title),
             "selectors": Selection.Selector.labels,
             "notes": scoring_notes(title),
+            "source": picks_source(title),
             **run_progress(title, run_latest(title)),
         },
     )
@@ -114,11 +115,10 @@ def media(request: HttpRequest, path: str) -> FileResponse:
 @admin_required
 def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster.objects.select_related("title"), pk=cluster_id)
-    ranked = list(cluster.faces.order_by("-quality", "pk"))
-    step = max(1, len(ranked) // RANKING_SAMPLES)
+    ranked = list(cluster.faces.order_by(F("quality").desc(nulls_last=True), "pk"))
     sampled = [
-        (f"rank {rank + 1} of {len(ranked)}", ranked[rank]) for rank in range(0, len(ranked), step)
-    ][:RANKING_SAMPLES]
+        (f"rank {rank + 1} of {len(ranked)}", ranked[rank]) for rank in _equal_steps(len(ranked))
+    ]
     selections = {s.selector: s for s in cluster.selections.select_related("face")}
     filtering = selections.get(Selection.Selector.FILTERING)
     stage_faces = {}
@@ -153,3 +153,10 @@ def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
             "identity_measured": sum(face.identity is not None for face in ranked),
         },
     )
+
+
+def _equal_steps(count: int, samples: int = RANKING_SAMPLES) -> list[int]:
+    """Ranks at equal steps from the best to the worst, both included."""
+    if count <= samples:
+        return list(range(count))
+    return [round(i * (count - 1) / (samples - 1)) for i in range(samples)]

@@ -58,16 +58,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["name", "upload"]
-        return [
-            "name",
-            "status",
-            "progress",
-            "title_link",
-            "error",
-            "report",
-            "created_by",
-            "created_at",
-        ]
+        return ["name", *self.readonly_fields]
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields + (["name"] if obj else [])

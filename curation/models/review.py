@@ -13,8 +13,8 @@ class Campaign(models.Model):
     """A round of human judgments: grading picks, or A/B between two selectors' picks."""
 
     class Kind(models.TextChoices):
-        GRADE = "grade"
-        AB = "ab"
+        GRADE = "grade", "Grade"
+        AB = "ab", "A/B"
 
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -50,12 +50,13 @@ class Item(models.Model):
     when both picked the same face the item is an ``identical`` tie and is never served."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    # PROTECT: a title, cluster or face that a campaign asks about cannot be deleted with it.
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="+")
     face = models.ForeignKey(
-        Face, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Face, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     face_b = models.ForeignKey(
-        Face, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Face, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     selectors = models.JSONField(help_text="Grade: the selectors credited; A/B: [A, B].")
     identical = models.BooleanField(default=False)
@@ -113,7 +114,8 @@ class Judgment(models.Model):
         SKIP = "skip"
         UNDO = "undo"
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="judgments")
+    # PROTECT: judgments are never deleted with their item or campaign.
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="judgments")
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments"
     )

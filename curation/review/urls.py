@@ -11,4 +11,5 @@ urlpatterns = [
     path("campaigns/", views.campaign_list, name="campaign-list"),
     path("campaigns/<int:campaign_id>/", views.campaign_detail, name="campaign-detail"),
     path("campaigns/<int:campaign_id>/close/", views.campaign_close, name="campaign-close"),
+    path("campaigns/<int:campaign_id>/reopen/", views.campaign_reopen, name="campaign-reopen"),
 ]

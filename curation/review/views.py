@@ -57,14 +57,28 @@ def review_home(request: HttpRequest) -> HttpResponse:
     return render(request, "review/home.html", {"rows": rows})
 
 
-def queue(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, pk=campaign_id, is_open=True)
+def queue(request: AnnotatorRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    if not campaign.is_open:
+        return _closed_response(request, campaign)
     return render(request, "review/queue.html", _item_context(request, campaign))
+
+
+def _closed_response(request: AnnotatorRequest, campaign: Campaign) -> HttpResponse:
+    """The task was closed while the annotator was on it: say so, keep what they answered,
+    and point them to their other tasks (in place of the item, for an htmx request)."""
+    text = f"Task {campaign.pk} was closed by an admin. Your answers in it are kept."
+    if request.htmx:
+        return render(request, "review/_closed.html", {"campaign": campaign, "text": text})
+    messages.info(request, text)
+    return redirect("review-home")
 
 
 @require_POST
 def answer(request: AnnotatorRequest, campaign_id: int) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, pk=campaign_id, is_open=True)
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    if not campaign.is_open:
+        return _closed_response(request, campaign)
     notice = ""
     try:
         answer_record(
@@ -82,7 +96,9 @@ def answer(request: AnnotatorRequest, campaign_id: int) -> HttpResponse:
 
 @require_POST
 def undo(request: AnnotatorRequest, campaign_id: int) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, pk=campaign_id, is_open=True)
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    if not campaign.is_open:
+        return _closed_response(request, campaign)
     try:
         undo_last(campaign=campaign, annotator=request.user)
         notice = "Undone: judge this item again."
@@ -168,7 +184,24 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @admin_required
-@require_POST
 def campaign_close(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """GET: ask to confirm; POST: close. Annotators on it are told at their next key."""
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    if request.method != "POST":
+        return render(
+            request,
+            "review/campaign_close.html",
+            {"campaign": campaign, "progress": campaign_progress(campaign)},
+        )
     Campaign.objects.filter(pk=campaign_id).update(is_open=False)
+    messages.info(request, f"Closed “{campaign.name}”. Reopen it to take judgments again.")
+    return redirect("campaign-detail", campaign_id=campaign_id)
+
+
+@admin_required
+@require_POST
+def campaign_reopen(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    Campaign.objects.filter(pk=campaign_id).update(is_open=True)
+    messages.info(request, f"Reopened “{campaign.name}”.")
     return redirect("campaign-detail", campaign_id=campaign_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from curation.models import Face, ScoringRun, Selection, Title
+from curation.models import Face, FilterConfig, ScoringRun, Selection, Title
 from curation.scoring_runs.extractors import feature_version
 from scoring.features import FEATURE_NAMES
 
@@ -88,8 +88,10 @@ def cluster_rows(title: Title) -> list[dict]:
 
 def run_progress(title: Title, run: ScoringRun | None) -> dict:
     """The run's steps with their state, counts, seconds and rate, for the progress fragment."""
+    # Scoring again changes the picks; campaigns keep the faces they froze, but say so first.
+    campaigns = list(title.campaigns.filter(is_open=True).values_list("name", flat=True))
     if run is None:
-        return {"title": title, "run": None}
+        return {"title": title, "run": None, "campaigns_using": campaigns}
     steps = []
     for step in ScoringRun.Step.values[:-1]:
         row = {"name": step, "seconds": run.step_seconds.get(step), "done": None, "total": None}
@@ -100,7 +102,11 @@ def run_progress(title: Title, run: ScoringRun | None) -> dict:
         elif step == ScoringRun.Step.CROPS:
             row |= {"done": run.crops_done, "total": run.crops_total}
         row["state"] = (
-            "done" if step in run.step_seconds else "running" if step == run.step else "waiting"
+            "done"
+            if step in run.step_seconds
+            else "running"
+            if step == run.step and run.status == ScoringRun.Status.RUNNING
+            else "waiting"
         )
         if row["total"]:
             row["percent"] = round(100 * row["done"] / row["total"])
@@ -108,4 +114,35 @@ def run_progress(title: Title, run: ScoringRun | None) -> dict:
             row["rate"] = round(row["done"] / row["seconds"], 1)
         steps.append(row)
     active = run.status in (ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING)
-    return {"title": title, "run": run, "steps": steps, "active": active}
+    return {
+        "title": title,
+        "run": run,
+        "steps": steps,
+        "active": active,
+        "campaigns_using": campaigns,
+    }
+
+
+def picks_source(title: Title) -> dict | None:
+    """What produced the title's current picks: the run, when it ended, its quality model and
+    the filter config of the filtering selector."""
+    pick = (
+        Selection.objects.filter(cluster__title=title, selector=Selection.Selector.FILTERING)
+        .select_related("run__quality_model")
+        .first()
+    )
+    if pick is None or pick.run is None:
+        return None
+    config_id = pick.parameters.removeprefix("filtering:")
+    config = (
+        "the default stages"
+        if config_id == "default"
+        else FilterConfig.objects.filter(pk=config_id).values_list("name", flat=True).first()
+        or f"filter config {config_id} (deleted)"
+    )
+    model = pick.run.quality_model
+    return {
+        "run": pick.run,
+        "quality_model": f"v{model.version}" if model else "none",
+        "filter_config": config,
+    }

@@ -53,7 +53,9 @@ def embedded_app(tmp_path):
             app.kill()
             pytest.fail(f"runapp did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
-    password = re.search(r"Log in as 'admin' with password '([^']+)'", log.read_text()).group(1)
+    text = log.read_text()
+    password = re.search(r"^FIRST ADMIN  user: admin   password: (\S+)$", text, re.M).group(1)
+    assert text.index("FIRST ADMIN") < text.index("[queues]")  # before the worker's banner
     yield f"http://127.0.0.1:{port}", password, tmp_path / "data"
     app.terminate()
     app.wait(timeout=30)

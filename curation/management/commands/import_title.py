@@ -25,11 +25,19 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     def handle(self, *args, src: Path, name: str, quiet: bool, **options):
+        terminal = self.stderr.isatty()
+        step = {"next": 0}
+
         def progress(done: int, total: int) -> None:
-            if not quiet:
-                self.stderr.write(f"\rimages {done}/{total}", ending="")
-                if done == total:
-                    self.stderr.write("")
+            """One line rewritten in place on a terminal; elsewhere (a log, a pipe) a line of
+            its own every 5 % of the images, each ending with a newline."""
+            if quiet:
+                return
+            if terminal:
+                self.stderr.write(f"\rimages {done}/{total}", ending="\n" if done == total else "")
+            elif done >= step["next"] or done == total:
+                self.stderr.write(f"images {done}/{total}")
+                step["next"] = done + max(1, total // 20)
 
         database_ready()
         try:

@@ -51,12 +51,16 @@ class Command(BaseCommand):
         user = User.objects.filter(username=FIRST_ADMIN).first()
         self.stdout.write(f"Face Curation at http://{addrport}/")
         if user and password_file.exists() and user.check_password(password_file.read_text()):
+            rule = "=" * 72
             self.stdout.write(
-                f"Log in as {FIRST_ADMIN!r} with password "
-                f"{password_file.read_text()!r} (change it in the admin)."
+                f"{rule}\n"
+                f"FIRST ADMIN  user: {FIRST_ADMIN}   password: {password_file.read_text()}\n"
+                f"(kept in {password_file}; change it in the admin)\n"
+                f"{rule}"
             )
         else:
             self.stdout.write(
                 "Log in with your account; create one with "
                 "'python manage.py adduser NAME --role admin'."
             )
+        self.stdout.flush()  # before the worker's banner
