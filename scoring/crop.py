@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-CENTRE_TOLERANCE = 0.05  # the default of ``CropParams.centre_tolerance``
+CENTRE_TOLERANCE = 0.10  # default of ``CropParams.centre_tolerance``: an offset a person notices
 _TOLERANCE = 1.0  # pixels of slack when checking rules, for rounding
 _TOP_STEPS = 21  # top edges tried between the preferred one and the face box top
 
@@ -54,14 +54,18 @@ class CropParams:
 
 @dataclass(frozen=True)
 class HeadshotCrop:
-    """The crop ``box`` (x, y, w, h) in the frame; ``fits`` when every rule holds, else
-    ``reasons`` says which broke and why. ``head_top`` and ``chin`` are the estimates used."""
+    """The crop ``box`` (x, y, w, h) in the frame. ``fits`` unless a rule broke in a way a person
+    would find wrong (the face off centre, the face or its head cut, the face lost in the
+    frame), and then ``reasons`` says which and why. ``notes`` lists the compromises a person
+    accepts: a tight close-up, when the frame ends too soon below the face for shoulders, is a
+    good headshot still. ``head_top`` and ``chin`` are the estimates used."""
 
     box: tuple[float, float, float, float]
     fits: bool
     reasons: tuple[str, ...]
     head_top: float
     chin: float
+    notes: tuple[str, ...] = ()
 
 
 def headshot_box(
@@ -97,10 +101,10 @@ def headshot_box(
 
     left = float(np.clip(centre_x - width / 2.0, 0.0, frame_w - width))
     top = float(np.clip(top, 0.0, frame_h - height))
-    reasons = _broken_rules(
+    reasons, notes = _broken_rules(
         (left, top, width, height), centre_x, head_top, y, chin, h, params.centre_tolerance
     )
-    return HeadshotCrop((left, top, width, height), not reasons, reasons, head_top, chin)
+    return HeadshotCrop((left, top, width, height), not reasons, reasons, head_top, chin, notes)
 
 
 def _height(top: float, chin: float, face_h: float, params: CropParams, limit: float) -> float:
@@ -119,23 +123,24 @@ def _broken_rules(
     chin: float,
     face_h: float,
     centre_tolerance: float,
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The rules the box breaks: (defects a person would see, compromises of a tight frame)."""
     left, top, width, height = box
-    reasons = []
+    defects, tight = [], []
     off_centre = abs(centre_x - (left + width / 2.0))
     if off_centre > centre_tolerance * width + _TOLERANCE:
-        reasons.append(f"face off centre by {off_centre:.0f} px: the frame edge is too close")
+        defects.append(f"face off centre by {off_centre:.0f} px: the frame edge is too close")
     if chin - top > height / 2.0 + _TOLERANCE:
-        reasons.append("chin below the crop's middle: the frame is too small for the face")
+        tight.append("chin below the crop's middle: a tight close-up")
     if chin - top < height / 3.0 - _TOLERANCE:
-        reasons.append("chin above the crop's upper third: the frame is too small below the face")
+        defects.append("chin above the crop's upper third: the face is small in the headshot")
     if top > face_top + _TOLERANCE:
-        reasons.append("top edge cuts the face: the face is at the frame's top")
+        defects.append("top edge cuts the face: the face is at the frame's top")
     if top < head_top - _TOLERANCE:
-        reasons.append("top edge above the head: the frame is too short below the face")
+        defects.append("top edge above the head: empty space over the head")
     if top + height - chin < face_h - _TOLERANCE:
-        reasons.append("less than a face height below the chin: the frame ends too soon")
-    return tuple(reasons)
+        tight.append("less than a face height below the chin: no shoulders")
+    return tuple(defects), tuple(tight)
 
 
 def render_headshot(

@@ -16,10 +16,12 @@ def assert_rules_hold(crop, face_box, frame_size, aspect):
     assert width / height == pytest.approx(aspect)
     assert abs((x + w / 2) - (left + width / 2)) <= CENTRE_TOLERANCE * width + slack
     chin = y + h
-    assert height / 3 - slack <= chin - top <= height / 2 + slack
+    assert height / 3 - slack <= chin - top
     assert crop.head_top - slack <= top <= y + slack  # cuts through the hair
     assert crop.head_top < y
-    assert top + height - chin >= h - slack  # shoulders
+    if not crop.notes:  # a tight close-up has neither room below the chin nor shoulders
+        assert chin - top <= height / 2 + slack
+        assert top + height - chin >= h - slack  # shoulders
 
 
 @pytest.mark.parametrize("aspect", [3 / 4, 4 / 5])
@@ -70,11 +72,25 @@ def test_a_face_at_the_frame_edge_is_shifted_inside_and_flagged():
     assert any("centre" in reason for reason in crop.reasons)
 
 
-def test_a_frame_too_small_for_shoulders_is_flagged():
+def test_a_tight_close_up_is_noted_not_flagged_while_its_face_is_whole_and_centred():
     box, landmarks = frontal_face(100, 60, 200)
     crop = headshot_box(box, landmarks, (400, 400))
+    assert crop.fits and crop.reasons == ()
+    assert any("below the chin" in note for note in crop.notes)
+    assert_rules_hold(crop, box, (400, 400), 3 / 4)
+
+
+def test_a_face_cut_by_the_frame_top_is_flagged_however_tight():
+    box, landmarks = frontal_face(100, -30, 200)  # the forehead is above the frame
+    crop = headshot_box(box, landmarks, (400, 400))
     assert not crop.fits
-    assert any("below the chin" in reason for reason in crop.reasons)
+    assert any("cuts the face" in reason for reason in crop.reasons)
+
+
+def test_a_small_face_in_a_large_frame_fits_with_shoulders_and_no_notes():
+    box, landmarks = frontal_face(900, 300, 120)
+    crop = headshot_box(box, landmarks, (2000, 2000))
+    assert crop.fits and crop.notes == ()
 
 
 def test_the_headshot_comes_out_at_the_standard_size():
