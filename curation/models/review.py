@@ -28,6 +28,10 @@ class Campaign(models.Model):
     lease_seconds = models.PositiveIntegerField(
         default=300, help_text="How long an item shown to an annotator is kept for them."
     )
+    min_view_ms = models.PositiveIntegerField(
+        default=250,
+        help_text="An answer given sooner after the item appeared is not taken (keys typed ahead).",
+    )
     is_open = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -60,6 +64,14 @@ class Item(models.Model):
     )
     selectors = models.JSONField(help_text="Grade: the selectors credited; A/B: [A, B].")
     identical = models.BooleanField(default=False)
+    reference = models.ForeignKey(
+        Face,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Another face of the person, no selector's pick, shown on request.",
+    )
     crop = models.CharField(
         max_length=500, blank=True, help_text="Headshot of ``face`` shown, frozen at creation."
     )

@@ -6,8 +6,9 @@ import random
 from collections import defaultdict
 
 from django.db import transaction
+from django.db.models import F
 
-from curation.models import Campaign, Item, Selection, Title
+from curation.models import Campaign, Face, Item, Selection, Title
 
 
 class CampaignInvalid(Exception):
@@ -71,8 +72,26 @@ def campaign_check(*, kind: str, titles: list[Title], selectors: list[str], over
     return clusters, picks
 
 
+def references(clusters: list[int]) -> dict[int, int]:
+    """For each cluster, the face to show as "this is the person": its best face by quality that
+    no selector picked, so that it never hints at a pick. Clusters whose every face was picked
+    have none."""
+    picked = set(Selection.objects.filter(cluster__in=clusters).values_list("face_id", flat=True))
+    best: dict[int, int] = {}
+    faces = (
+        Face.objects.filter(cluster__in=clusters)
+        .exclude(pk__in=picked)
+        .order_by("cluster", F("quality").desc(nulls_last=True), "pk")
+        .values_list("cluster_id", "pk")
+    )
+    for cluster_id, face_id in faces:
+        best.setdefault(cluster_id, face_id)
+    return best
+
+
 def _items(campaign: Campaign, clusters: list[int], picks) -> list[Item]:
     items = []
+    reference = references(clusters)
     for cluster_id in clusters:
         by = picks[cluster_id]
         if campaign.kind == Campaign.Kind.AB:
@@ -83,6 +102,7 @@ def _items(campaign: Campaign, clusters: list[int], picks) -> list[Item]:
                     cluster_id=cluster_id,
                     face_id=a.face_id,
                     face_b_id=b.face_id,
+                    reference_id=reference.get(cluster_id),
                     crop=a.crop,
                     crop_b=b.crop,
                     selectors=list(campaign.selectors),
@@ -100,6 +120,7 @@ def _items(campaign: Campaign, clusters: list[int], picks) -> list[Item]:
                 campaign=campaign,
                 cluster_id=cluster_id,
                 face_id=face_id,
+                reference_id=reference.get(cluster_id),
                 crop=crops[face_id],
                 selectors=names,
             )

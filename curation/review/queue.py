@@ -21,7 +21,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Mod
 from django.db.models.query import QuerySet
 from django.utils import timezone
 
@@ -38,6 +38,17 @@ class StaleAnswer(Exception):
 
 class NothingToUndo(Exception):
     pass
+
+
+class TooQuick(Exception):
+    """An answer given before the item could be seen (a key typed ahead): not taken."""
+
+
+def _seconds_viewed(since_served: timedelta, viewed_ms: int | None) -> float:
+    served = since_served.total_seconds()
+    if viewed_ms is None:
+        return round(served, 3)
+    return round(min(max(viewed_ms, 0) / 1000, served), 3)
 
 
 @dataclass(frozen=True)
@@ -86,8 +97,22 @@ def open_items(campaign: Campaign, annotator) -> QuerySet[Item]:
         .filter(judged__lt=campaign.overlap, answered=False)
         .alias(free=Value(campaign.overlap) - F("judged") - F("held"))
         .filter(free__gt=0)
-        .order_by("pk")
+        .alias(turn=_shuffled(campaign, annotator))
+        .order_by("turn", "pk")
     )
+
+
+# A prime above any id: ``(id * a + b) mod PRIME`` is then a permutation of the ids.
+PRIME = 2_147_483_647
+
+
+def _shuffled(campaign: Campaign, annotator) -> Mod:
+    """Each annotator's own random order of the items, the same on every request: an affine
+    permutation of the ids, seeded by the campaign's seed and the annotator."""
+    digest = hashlib.sha256(f"order:{campaign.seed}:{annotator.pk}".encode()).digest()
+    a = int.from_bytes(digest[:4], "big") % (PRIME - 1) + 1
+    b = int.from_bytes(digest[4:8], "big") % PRIME
+    return Mod(F("pk") * Value(a) + Value(b), Value(PRIME))
 
 
 def next_item(*, campaign: Campaign, annotator) -> Served | None:
@@ -125,10 +150,26 @@ def next_item(*, campaign: Campaign, annotator) -> Served | None:
 
 
 def _take_candidate(campaign: Campaign, annotator) -> Item | None:
-    """Lock the first item with room for this annotator. Rows another annotator is leasing this
-    instant are skipped; only when every candidate was skipped do we wait for those locks, then
-    count again, since the lease just made may have filled the item."""
+    """Lock the next item with room for this annotator, in their order, preferring another
+    cluster than their last answer's (two picks of one person never come back to back unless
+    nothing else is left). Rows another annotator is leasing this instant are skipped; only when
+    every candidate was skipped do we wait for those locks, then count again, since the lease
+    just made may have filled the item."""
     candidates = open_items(campaign, annotator)
+    last = (
+        Judgment.objects.filter(item__campaign=campaign, annotator=annotator)
+        .order_by("-created_at", "-pk")
+        .values_list("item__cluster_id", flat=True)
+        .first()
+    )
+    choices = [candidates.exclude(cluster_id=last), candidates] if last else [candidates]
+    for queryset in choices:
+        if (item := _lock_first(queryset, campaign, annotator)) is not None:
+            return item
+    return None
+
+
+def _lock_first(candidates: QuerySet[Item], campaign: Campaign, annotator) -> Item | None:
     if not connection.features.has_select_for_update_skip_locked:
         return candidates.first()
     full: list[int] = []
@@ -147,10 +188,15 @@ def _take_candidate(campaign: Campaign, annotator) -> Item | None:
     return None
 
 
-def answer_record(*, campaign: Campaign, annotator, token: str, answer: str) -> Judgment:
+def answer_record(
+    *, campaign: Campaign, annotator, token: str, answer: str, viewed_ms: int | None = None
+) -> Judgment:
     """Record the answer given to the leased item; a second submit of the same token returns the
     judgment already recorded. ``answer``: a grade, ``skip``, or for A/B ``left``/``right``/
-    ``equal``, mapped here to the selectors."""
+    ``equal``, mapped here to the selectors. ``viewed_ms``: how long the page showed the item
+    (its pictures loaded) before the answer; an answer sooner than the campaign's minimum is
+    refused with ``TooQuick`` and the item stays leased. The time stored is the time viewed,
+    never more than the time since the item was served."""
     existing = Judgment.objects.filter(token=token, annotator=annotator).first()
     if existing is not None:
         return existing
@@ -175,6 +221,8 @@ def answer_record(*, campaign: Campaign, annotator, token: str, answer: str) -> 
             else:
                 value = Judgment.Answer.SKIP
             decisive = value != Judgment.Answer.SKIP
+            if decisive and viewed_ms is not None and viewed_ms < campaign.min_view_ms:
+                raise TooQuick(f"answered {viewed_ms} ms after it appeared: look at it first")
             full = decisive and item.judged >= campaign.overlap
             judgment = None
             if not full:
@@ -183,7 +231,7 @@ def answer_record(*, campaign: Campaign, annotator, token: str, answer: str) -> 
                     annotator=annotator,
                     answer=value,
                     left_is_a=side,
-                    seconds=round((now - lease.served_at).total_seconds(), 3),
+                    seconds=_seconds_viewed(now - lease.served_at, viewed_ms),
                     token=token,
                 )
                 if decisive:
@@ -252,6 +300,15 @@ def live_judgments(campaign: Campaign):
 
 def annotator_count(*, campaign: Campaign, annotator) -> int:
     return live_judgments(campaign).filter(annotator=annotator).count()
+
+
+def judgments_left(campaign: Campaign) -> dict[str, int]:
+    """The judgments the campaign still needs and all it needs ("17 left of 60")."""
+    totals = campaign.items.filter(identical=False).aggregate(
+        items=Count("pk"), done=Coalesce(Sum("judged"), 0)
+    )
+    total = totals["items"] * campaign.overlap
+    return {"left": total - totals["done"], "total": total}
 
 
 def campaign_progress(campaign: Campaign) -> dict:

@@ -23,9 +23,11 @@ from curation.models import Campaign, Item
 from curation.review.queue import (
     NothingToUndo,
     StaleAnswer,
+    TooQuick,
     annotator_count,
     answer_record,
     campaign_progress,
+    judgments_left,
     left_is_a,
     may_see,
     next_item,
@@ -35,8 +37,8 @@ from curation.review.queue import (
 # The picture slots of each kind of item: an A/B item shows only its two sides, never which
 # selector's pick is which.
 IMAGE_SLOTS: dict[str, tuple[str, ...]] = {
-    Campaign.Kind.GRADE: ("headshot", "face", "frame"),
-    Campaign.Kind.AB: ("left", "right"),
+    Campaign.Kind.GRADE: ("headshot", "face", "frame", "reference"),
+    Campaign.Kind.AB: ("left", "right", "reference"),
 }
 
 
@@ -86,9 +88,10 @@ def answer(request: AnnotatorRequest, campaign_id: int) -> HttpResponse:
             annotator=request.user,
             token=request.POST.get("token", ""),
             answer=request.POST.get("answer", ""),
+            viewed_ms=_viewed_ms(request.POST.get("viewed_ms")),
         )
-    except StaleAnswer as error:
-        notice = str(error)
+    except (StaleAnswer, TooQuick) as error:
+        notice = str(error).capitalize() + "."
     except ValueError as error:
         return HttpResponse(str(error), status=400)
     return _item_response(request, campaign, notice)
@@ -107,6 +110,16 @@ def undo(request: AnnotatorRequest, campaign_id: int) -> HttpResponse:
     return _item_response(request, campaign, notice)
 
 
+def _viewed_ms(value: str | None) -> int | None:
+    """The page's own measure of how long the item was shown; absent from a plain form."""
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
 def _item_response(request: AnnotatorRequest, campaign: Campaign, notice: str) -> HttpResponse:
     context = _item_context(request, campaign, notice)
     if request.htmx:
@@ -123,6 +136,7 @@ def _item_context(request: HttpRequest, campaign: Campaign, notice: str = "") ->
         "served": served,
         "notice": notice,
         "count": annotator_count(campaign=campaign, annotator=request.user),
+        "left": judgments_left(campaign),
         "ab": campaign.kind == Campaign.Kind.AB,
     }
 
@@ -133,7 +147,8 @@ def item_image(request: AnnotatorRequest, item_id: int, slot: str) -> FileRespon
     ``left`` and ``right`` headshots of an A/B pair as this annotator sees them. Only for an
     annotator who holds the item's lease or judged it; the file name says only the slot."""
     item = get_object_or_404(
-        Item.objects.select_related("campaign", "face__frame", "face_b__frame"), pk=item_id
+        Item.objects.select_related("campaign", "face__frame", "face_b__frame", "reference__frame"),
+        pk=item_id,
     )
     if (
         slot not in IMAGE_SLOTS[item.campaign.kind]
@@ -151,6 +166,10 @@ def item_image(request: AnnotatorRequest, item_id: int, slot: str) -> FileRespon
 def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> FileResponse:
     """The picture as it was when the campaign was made: the item's face and headshot file,
     whatever scoring has picked since."""
+    if slot == "reference":  # another face of the person, never a pick
+        if item.reference is None:
+            raise Http404("no reference photo for this person")
+        return face_crop_response(item.reference, size=320)
     face, crop = item.face, item.crop
     if slot in ("left", "right"):
         a_left = left_is_a(campaign=item.campaign, item_id=item.pk, annotator_id=request.user.pk)

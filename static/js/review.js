@@ -1,7 +1,13 @@
 // Keyboard-first review: every key clicks the button that carries it in data-key.
+//
+// An item counts as shown once its pictures have loaded. Answer keys pressed before it has been
+// shown for the campaign's minimum time (data-min-view, ms) are ignored, so keys typed ahead never
+// land on an item nobody saw; the time it was shown is sent with the answer (viewed_ms).
 (function () {
   "use strict";
   const help = () => document.getElementById("help");
+  let shownAt = null;
+  let shownItem = null;
 
   function toggleHelp(force) {
     const overlay = help();
@@ -9,11 +15,42 @@
   }
 
   function showExtra(name) {
-    const image = document.querySelector(`#item img[data-extra="${name}"]`);
-    if (!image) return;
-    if (!image.src) image.src = image.dataset.src; // loaded on demand only
-    image.hidden = !image.hidden;
+    const figure = document.querySelector(`#item [data-extra="${name}"]`);
+    if (!figure) return;
+    const image = figure.tagName === "IMG" ? figure : figure.querySelector("img");
+    if (image && !image.src) image.src = image.dataset.src; // loaded on demand only
+    figure.hidden = !figure.hidden;
   }
+
+  function watchShown() {
+    const form = document.querySelector("#item form[data-item]");
+    if (!form || form.dataset.item === shownItem) return;
+    shownItem = form.dataset.item;
+    shownAt = null;
+    const pictures = Array.from(form.querySelectorAll("img[data-shown]"));
+    const loaded = () => pictures.every((img) => img.complete && img.naturalWidth > 0);
+    const shown = () => { shownAt = performance.now(); form.dataset.shown = "true"; };
+    const mark = () => { if (shownAt === null && loaded()) shown(); };
+    pictures.forEach((img) => img.addEventListener("load", mark));
+    pictures.forEach((img) => img.addEventListener("error", () => { if (shownAt === null) shown(); }));
+    mark();
+  }
+
+  function viewedMs() {
+    return shownAt === null ? 0 : Math.round(performance.now() - shownAt);
+  }
+
+  document.addEventListener("DOMContentLoaded", watchShown);
+  document.addEventListener("htmx:afterSettle", watchShown);
+  document.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.parameters && "viewed_ms" in event.detail.parameters) {
+      event.detail.parameters.viewed_ms = String(viewedMs());
+    }
+  });
+  document.addEventListener("submit", (event) => {
+    const field = event.target.querySelector && event.target.querySelector("input[name=viewed_ms]");
+    if (field) field.value = String(viewedMs());
+  });
 
   document.addEventListener("click", (event) => {
     const target = event.target.closest("[data-help-toggle], [data-show]");
@@ -30,12 +67,15 @@
     const item = document.getElementById("item");
     if (!item || (help() && !help().hidden)) return;
     const button = item.querySelector(`[data-key="${CSS.escape(event.key)}"]`);
-    if (button && !button.disabled) {
-      event.preventDefault();
-      // A key can arrive before htmx has wired up a fragment it just swapped in; wiring it
-      // now keeps the answer an htmx request instead of a full page submit.
-      if (window.htmx) window.htmx.process(item);
-      button.click();
-    }
+    if (!button || button.disabled) return;
+    event.preventDefault();
+    watchShown();
+    const form = item.querySelector("form[data-item]");
+    const answering = button.name === "answer" && form && form.contains(button);
+    if (answering && viewedMs() < Number(form.dataset.minView || 0)) return; // not seen yet
+    // A key can arrive before htmx has wired up a fragment it just swapped in; wiring it
+    // now keeps the answer an htmx request instead of a full page submit.
+    if (window.htmx) window.htmx.process(item);
+    button.click();
   });
 })();

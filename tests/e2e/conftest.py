@@ -49,3 +49,13 @@ def log_in(page, live_server, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.keyboard.press("Enter")
     page.wait_for_load_state("networkidle")
+
+
+MIN_VIEW_MS = 250  # the campaigns' default minimum viewing time
+
+
+def wait_until_seen(page) -> None:
+    """Until the current item's pictures have loaded and it has been shown long enough for an
+    answer key to be taken."""
+    page.wait_for_selector("#item form[data-shown]")
+    page.wait_for_timeout(MIN_VIEW_MS + 50)

@@ -7,7 +7,7 @@ from curation.accounts.users import user_create
 from curation.models import Judgment, Selection
 from curation.review.campaigns import campaign_create
 from curation.review.queue import left_is_a, live_judgments
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, wait_until_seen
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,6 +22,7 @@ def current_item(page) -> str | None:
 
 def press_and_wait(page, key: str) -> None:
     before = current_item(page)
+    wait_until_seen(page)
     page.keyboard.press(key)
     page.wait_for_function(f"id => {CURRENT} !== id", arg=before)
 

@@ -7,7 +7,7 @@ from curation.accounts.users import user_create
 from curation.models import Campaign, Judgment, Title
 from curation.review.campaigns import campaign_create
 from curation.review.queue import answer_record, next_item
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, wait_until_seen
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,6 +25,7 @@ def test_a_session_that_ends_mid_review_goes_to_the_login_page_and_back(page, li
     queue = f"{live_server.url}/review/{grading.pk}/"
     page.goto(queue)
     page.context.clear_cookies(name="sessionid")  # logged out elsewhere, or expired
+    wait_until_seen(page)
 
     page.keyboard.press("2")
     page.wait_for_url("**/login/**")
@@ -41,6 +42,7 @@ def test_a_page_whose_cookies_were_all_cleared_reloads_to_the_login(page, live_s
     log_in(page, live_server, "ann", "pw-ann-1")
     page.goto(f"{live_server.url}/review/{grading.pk}/")
     page.context.clear_cookies()  # the CSRF cookie too: the answer is refused, then reloaded
+    wait_until_seen(page)
 
     page.keyboard.press("2")
     page.wait_for_url("**/login/**")
@@ -53,6 +55,7 @@ def test_a_campaign_closed_mid_review_says_so_and_links_to_the_other_tasks(
     log_in(page, live_server, "ann", "pw-ann-1")
     page.goto(f"{live_server.url}/review/{grading.pk}/")
     Campaign.objects.filter(pk=grading.pk).update(is_open=False)
+    wait_until_seen(page)
 
     page.keyboard.press("2")
     page.wait_for_selector("text=was closed by an admin")
@@ -121,3 +124,27 @@ def test_every_page_holds_a_200_character_name_at_phone_and_desk_widths(
             wide[path] = scroll
     context.close()
     assert not wide, f"pages wider than {width} px: {wide}"
+
+
+def test_keys_typed_ahead_never_land_on_an_item_nobody_saw(page, live_server, grading):
+    log_in(page, live_server, "ann", "pw-ann-1")
+    page.goto(f"{live_server.url}/review/{grading.pk}/")
+    wait_until_seen(page)
+    first = page.evaluate("document.querySelector('#item form[data-item]').dataset.item")
+    page.keyboard.press("2")
+    page.keyboard.press("3")  # typed ahead: reaches the next item before it could be seen
+    page.wait_for_function(
+        "id => document.querySelector('#item form[data-item]')?.dataset.item !== id", arg=first
+    )
+    page.wait_for_timeout(600)
+    judged = list(Judgment.objects.values_list("answer", "seconds"))
+    assert [answer for answer, _ in judged] == ["usable"]
+    assert 0.25 <= judged[0][1] < 30  # the time it was shown, not 0
+    text = page.locator("#item").inner_text()
+    assert "left of" in text and "you could not tell who it is" in text
+    page.keyboard.press("r")  # a reference photo of the person, on request
+    reference = page.locator("#item [data-extra=reference] img")
+    reference.wait_for(state="visible")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=reference.element_handle()
+    )

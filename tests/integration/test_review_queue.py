@@ -19,6 +19,7 @@ from curation.review.queue import (
     left_is_a,
     live_judgments,
     next_item,
+    open_items,
     undo_last,
 )
 from tests.integration.concurrency import at_once
@@ -131,8 +132,8 @@ def test_a_skip_is_recorded_counts_for_nothing_and_leaves_the_item_to_others(
     assert skipped.answer == Judgment.Answer.SKIP
     served.item.refresh_from_db()
     assert served.item.judged == 0 and live_judgments(campaign).count() == 0
-    assert next_item(campaign=campaign, annotator=first).item != served.item  # not again
-    assert next_item(campaign=campaign, annotator=second).item == served.item  # still open
+    assert not open_items(campaign, first).filter(pk=served.item.pk).exists()  # not again
+    assert open_items(campaign, second).filter(pk=served.item.pk).exists()  # still open
     undo = undo_last(campaign=campaign, annotator=first)
     assert undo.supersedes == skipped
     served.item.refresh_from_db()
@@ -144,8 +145,11 @@ def test_an_expired_lease_frees_the_item_for_someone_else(scored_title, annotato
     campaign.lease_seconds = 0
     campaign.save()
     first = next_item(campaign=campaign, annotator=annotators[0])
-    second = next_item(campaign=campaign, annotator=annotators[1])
-    assert second.item == first.item
+    assert open_items(campaign, annotators[1]).filter(pk=first.item.pk).exists()
+    campaign.lease_seconds = 300
+    campaign.save()
+    held = next_item(campaign=campaign, annotator=annotators[0])
+    assert not open_items(campaign, annotators[1]).filter(pk=held.item.pk).exists()
 
 
 def test_invalid_campaigns_are_refused_with_a_reason(scored_title):
@@ -369,3 +373,66 @@ def test_one_annotator_asking_twice_at_once_holds_one_lease(scored_title, annota
     served = at_once(ask, 4)
     assert len(set(served)) == 1 and len(served) == 4
     assert Lease.objects.filter(annotator=annotators[0]).count() == 1
+
+
+def test_each_annotator_gets_a_shuffled_order_and_one_person_twice_only_when_nothing_else_is_left(
+    scored_title,
+):
+    campaign = grade_campaign(scored_title)
+    annotators = [
+        user_create(username=f"order{i}", role="annotator", password="pw-order-1")[0]
+        for i in range(2)
+    ]
+    orders = []
+    for annotator in annotators:
+        items, clusters = [], []
+        while (served := next_item(campaign=campaign, annotator=annotator)) is not None:
+            items.append(served.item.pk)
+            clusters.append(served.item.cluster_id)
+            answer_record(campaign=campaign, annotator=annotator, token=served.token, answer="skip")
+        for at in range(1, len(clusters)):
+            if clusters[at] == clusters[at - 1]:
+                assert set(clusters[at:]) == {clusters[at]}, clusters  # only that person left
+        orders.append(items)
+    assert (
+        sorted(orders[0])
+        == sorted(orders[1])
+        == sorted(campaign.items.values_list("pk", flat=True))
+    )
+    assert orders[0] != orders[1]
+    assert sorted(orders[0]) not in (orders[0], orders[1])
+
+
+def test_an_answer_before_the_minimum_viewing_time_is_not_taken(scored_title, annotators):
+    from curation.review.queue import TooQuick
+
+    campaign = grade_campaign(scored_title)
+    served = next_item(campaign=campaign, annotator=annotators[0])
+    with pytest.raises(TooQuick):
+        answer_record(
+            campaign=campaign,
+            annotator=annotators[0],
+            token=served.token,
+            answer="usable",
+            viewed_ms=40,
+        )
+    assert not Judgment.objects.exists()
+    again = next_item(campaign=campaign, annotator=annotators[0])
+    assert (again.item, again.token) == (served.item, served.token)  # still theirs
+    judged = answer_record(
+        campaign=campaign,
+        annotator=annotators[0],
+        token=served.token,
+        answer="usable",
+        viewed_ms=1200,
+    )
+    assert 0 <= judged.seconds <= 1.2  # the time shown, capped by the time since served
+
+
+def test_items_carry_a_reference_face_of_the_person_that_no_selector_picked(scored_title):
+    campaign = grade_campaign(scored_title)
+    picked = set(Selection.objects.values_list("face_id", flat=True))
+    for item in campaign.items.select_related("reference"):
+        assert item.reference is not None
+        assert item.reference.cluster_id == item.cluster_id
+        assert item.reference_id not in picked
