@@ -5,4 +5,5 @@ from curation.evaluation import views
 urlpatterns = [
     path("evaluation/", views.dashboard, name="evaluation"),
     path("evaluation/export/<str:fmt>/", views.download, name="evaluation-download"),
+    path("evaluation/judgments.<str:fmt>", views.judgments_download, name="evaluation-judgments"),
 ]

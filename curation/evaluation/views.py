@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from curation.accounts.roles import admin_required
 from curation.evaluation.export import FORMATS, zip_tables
+from curation.evaluation.judgments import csv_lines, jsonl_lines, judgment_rows
 from curation.evaluation.tables import Filters, all_tables
 from curation.models import Campaign, Title
 
@@ -90,5 +91,24 @@ def download(request: HttpRequest, fmt: str) -> HttpResponse:
     _, filters = _filters(request)
     response = HttpResponse(zip_tables(all_tables(filters), fmt), content_type="application/zip")
     name = f"evaluation-tables-{date.today():%Y%m%d}-{fmt}.zip"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+JUDGMENT_FORMATS = {
+    "csv": (csv_lines, "text/csv; charset=utf-8"),
+    "jsonl": (jsonl_lines, "application/x-ndjson; charset=utf-8"),
+}
+
+
+@admin_required
+def judgments_download(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
+    """Every judgment the filters select, raw (CSV or JSON lines), streamed as it is read."""
+    if fmt not in JUDGMENT_FORMATS:
+        raise Http404(f"unknown format {fmt!r}: csv or jsonl")
+    _, filters = _filters(request)
+    lines, content_type = JUDGMENT_FORMATS[fmt]
+    response = StreamingHttpResponse(lines(judgment_rows(filters)), content_type=content_type)
+    name = f"judgments-{date.today():%Y%m%d}.{fmt}"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

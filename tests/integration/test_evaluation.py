@@ -3,6 +3,7 @@ their statistics checked against other implementations (statsmodels, krippendorf
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -298,3 +299,35 @@ def test_agreement_uses_krippendorff_and_compares_each_annotator_with_the_others
     assert per_person["ann"]["agreement_with_majority"] == 1.0
     assert per_person["cid"]["agreement_with_majority"] == pytest.approx(2 / 3)
     assert per_person["bea"]["judgments"] == 3  # item 1: the others split 1-1, left out
+
+
+def test_raw_judgments_export_every_row_streamed_for_admins_only(client, annotator):
+    world = World(4)
+    campaign = ab_campaign(world, ["a", "b", "equal", "a"], annotator)
+    undone = Judgment.objects.order_by("pk").last()
+    Judgment.objects.create(
+        item=undone.item,
+        annotator=annotator,
+        answer="undo",
+        seconds=0,
+        token=secrets.token_hex(16),
+        supersedes=undone,
+    )
+    client.force_login(annotator)
+    assert client.get(reverse("evaluation-judgments", args=["csv"])).status_code == 403
+    admin, _ = user_create(username="boss", role="admin", password="pw-admin-1")
+    client.force_login(admin)
+
+    response = client.get(reverse("evaluation-judgments", args=["csv"]))
+    assert response.streaming
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == Judgment.objects.count() == 5
+    by_answer = {row["answer"]: row for row in rows}
+    assert by_answer["b"]["selector_chosen"] == "regression"
+    assert by_answer["undo"]["supersedes"] == str(undone.pk)
+    assert {row["annotator"] for row in rows} == {"ann"}
+    assert {row["campaign"] for row in rows} == {str(campaign.pk)}
+    jsonl = client.get(reverse("evaluation-judgments", args=["jsonl"]))
+    lines = [json.loads(line) for line in b"".join(jsonl.streaming_content).splitlines()]
+    assert [line["judgment"] for line in lines] == [int(row["judgment"]) for row in rows]
+    assert client.get("/evaluation/judgments.xml").status_code == 404
