@@ -25,6 +25,7 @@ def campaign_create(
     sample_size: int | None = None,
     seed: int = 0,
     lease_seconds: int = 300,
+    min_view_ms: int = 250,
     created_by=None,
 ) -> Campaign:
     """Validate, then create the campaign and its items in one transaction."""
@@ -40,11 +41,42 @@ def campaign_create(
             sample_size=sample_size,
             seed=seed,
             lease_seconds=lease_seconds,
+            min_view_ms=min_view_ms,
             created_by=created_by,
         )
         campaign.titles.set(titles)
         Item.objects.bulk_create(_items(campaign, clusters, picks))
     return campaign
+
+
+def campaign_preview(
+    *,
+    kind: str,
+    titles: list[Title],
+    selectors: list[str],
+    overlap: int = 1,
+    sample_size: int | None = None,
+    seed: int = 0,
+) -> dict[str, int]:
+    """What ``campaign_create`` would make, without making it: the clusters, the items to judge,
+    the A/B clusters whose two picks are one face (recorded, never asked), and the judgments
+    needed. Raises CampaignInvalid as creation would."""
+    clusters, picks = campaign_check(kind=kind, titles=titles, selectors=selectors, overlap=overlap)
+    if sample_size is not None and sample_size < len(clusters):
+        clusters = random.Random(seed).sample(clusters, sample_size)
+    if kind == Campaign.Kind.AB:
+        a, b = selectors
+        identical = sum(picks[c][a].face_id == picks[c][b].face_id for c in clusters)
+        items = len(clusters) - identical
+    else:
+        identical = 0
+        items = sum(len({picks[c][s].face_id for s in selectors}) for c in clusters)
+    return {
+        "clusters": len(clusters),
+        "items": items,
+        "identical": identical,
+        "judgments": items * overlap,
+    }
 
 
 def campaign_check(*, kind: str, titles: list[Title], selectors: list[str], overlap: int):

@@ -20,6 +20,8 @@ from django_htmx.middleware import HtmxDetails
 from curation.accounts.roles import admin_required
 from curation.catalog.thumbnails import face_crop_response
 from curation.models import Campaign, Item
+from curation.review.campaigns import CampaignInvalid, campaign_create, campaign_preview
+from curation.review.forms import CampaignCreateForm
 from curation.review.queue import (
     NothingToUndo,
     StaleAnswer,
@@ -190,6 +192,58 @@ def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> FileRespons
 def campaign_list(request: HttpRequest) -> HttpResponse:
     rows = [{"campaign": c, **campaign_progress(c)} for c in Campaign.objects.all()]
     return render(request, "review/campaign_list.html", {"rows": rows})
+
+
+@admin_required
+def campaign_new(request: HttpRequest) -> HttpResponse:
+    """The app's campaign form: GET shows it, POST creates the campaign or says why not."""
+    form = CampaignCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            campaign = campaign_create(
+                name=data["name"],
+                kind=data["kind"],
+                titles=list(data["titles"]),
+                selectors=form.chosen_selectors(),
+                overlap=data["overlap"],
+                sample_size=data["sample_size"],
+                seed=data["seed"],
+                lease_seconds=data["lease_seconds"],
+                min_view_ms=data["min_view_ms"],
+                created_by=request.user,
+            )
+        except CampaignInvalid as error:
+            form.add_error(None, str(error))
+        else:
+            messages.info(request, f"Created “{campaign.name}”.")
+            return redirect("campaign-detail", campaign_id=campaign.pk)
+    return render(request, "review/campaign_new.html", {"form": form, "preview": None})
+
+
+@admin_required
+def campaign_preview_fragment(request: HttpRequest) -> HttpResponse:
+    """How many items the form as filled in would make (htmx, as the admin edits it)."""
+    form = CampaignCreateForm(request.GET)
+    preview, problem = None, ""
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            preview = campaign_preview(
+                kind=data["kind"],
+                titles=list(data["titles"]),
+                selectors=form.chosen_selectors(),
+                overlap=data["overlap"],
+                sample_size=data["sample_size"],
+                seed=data["seed"],
+            )
+        except CampaignInvalid as error:
+            problem = str(error)
+    else:
+        problem = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+    return render(
+        request, "review/_campaign_preview.html", {"preview": preview, "problem": problem}
+    )
 
 
 @admin_required

@@ -148,3 +148,23 @@ def test_keys_typed_ahead_never_land_on_an_item_nobody_saw(page, live_server, gr
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=reference.element_handle()
     )
+
+
+def test_an_admin_creates_an_ab_campaign_on_the_apps_page(page, live_server, scored_title):
+    user_create(username="boss", role="admin", password="pw-admin-1")
+    log_in(page, live_server, "boss", "pw-admin-1")
+    page.goto(f"{live_server.url}/campaigns/")
+    page.click("text=New campaign…")
+    page.fill("input[name=name]", "Filtering against regression")
+    page.check("input[name=kind][value=ab]")
+    assert page.locator("fieldset[data-kind=grade]").is_hidden()
+    page.check(f"input[name=titles][value='{scored_title.pk}']")
+    page.select_option("select[name=selector_a]", "filtering")
+    page.select_option("select[name=selector_b]", "regression")
+    page.wait_for_selector("#preview strong")
+    assert "item" in page.locator("#preview").inner_text()
+    page.click("button:has-text('Create campaign')")
+    page.wait_for_url("**/campaigns/*/")
+    campaign = Campaign.objects.get()
+    assert campaign.selectors == ["filtering", "regression"] and campaign.kind == "ab"
+    assert "A/B" in page.locator("main").inner_text()

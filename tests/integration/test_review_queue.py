@@ -436,3 +436,50 @@ def test_items_carry_a_reference_face_of_the_person_that_no_selector_picked(scor
         assert item.reference is not None
         assert item.reference.cluster_id == item.cluster_id
         assert item.reference_id not in picked
+
+
+def test_an_admin_creates_an_ab_campaign_in_the_app_choosing_a_and_b_by_name(client, scored_title):
+    admin, _ = user_create(username="boss", role="admin", password="pw-admin-1")
+    client.force_login(admin)
+    page = client.get(reverse("campaign-new")).content.decode()
+    assert f"{scored_title.name} (6 clusters)" in page and "A/B" in page
+    form = {
+        "name": "B first",
+        "kind": "ab",
+        "titles": [scored_title.pk],
+        "selector_a": "regression",
+        "selector_b": "baseline",
+        "overlap": 2,
+        "seed": 1,
+        "lease_seconds": 120,
+        "min_view_ms": 400,
+    }
+    preview = client.get(reverse("campaign-preview"), form).content.decode()
+    identical = sum(
+        Selection.objects.get(cluster=c, selector="regression").face_id
+        == Selection.objects.get(cluster=c, selector="baseline").face_id
+        for c in scored_title.clusters.all()
+    )
+    asked = 6 - identical
+    assert f"<strong>{asked}</strong> item" in preview
+    assert f"{asked * 2} judgment" in preview
+
+    same = client.post(reverse("campaign-new"), form | {"selector_b": "regression"})
+    assert "must differ" in same.content.decode()
+    created = client.post(reverse("campaign-new"), form)
+    campaign = Campaign.objects.get()
+    assert created["Location"] == reverse("campaign-detail", args=[campaign.pk])
+    assert campaign.selectors == ["regression", "baseline"]  # A, then B, as chosen
+    assert (campaign.overlap, campaign.lease_seconds, campaign.min_view_ms) == (2, 120, 400)
+    assert campaign.items.filter(identical=False).count() == asked
+    assert campaign.items.filter(identical=True).count() == identical
+
+
+def test_the_campaign_page_offers_only_scored_titles(client, scored_title):
+    from curation.models import Title
+
+    Title.objects.create(name="imported only", status=Title.Status.IMPORTED)
+    admin, _ = user_create(username="boss", role="admin", password="pw-admin-1")
+    client.force_login(admin)
+    page = client.get(reverse("campaign-new")).content.decode()
+    assert "imported only" not in page and f"{scored_title.name} (6 clusters)" in page

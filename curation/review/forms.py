@@ -1,0 +1,70 @@
+"""The campaign form of the app's own creation page."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Count, Exists, OuterRef
+
+from curation.models import Campaign, Selection, Title
+
+
+class ScoredTitles(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Title) -> str:
+        return f"{obj.name} ({obj.cluster_count} clusters)"
+
+
+class CampaignCreateForm(forms.Form):
+    """Grade: any selectors. A/B: selector A and selector B, chosen by name, not by order."""
+
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(
+        choices=Campaign.Kind.choices, widget=forms.RadioSelect, initial=Campaign.Kind.GRADE
+    )
+    titles = ScoredTitles(
+        queryset=Title.objects.filter(
+            Exists(Selection.objects.filter(cluster__title=OuterRef("pk")))
+        )
+        .annotate(cluster_count=Count("clusters"))
+        .order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only titles with picks (scored) can be judged.",
+    )
+    selectors = forms.MultipleChoiceField(
+        choices=Selection.Selector.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Grade: the selectors whose picks are graded.",
+    )
+    selector_a = forms.ChoiceField(
+        choices=[("", "—"), *Selection.Selector.choices], required=False, label="Selector A"
+    )
+    selector_b = forms.ChoiceField(
+        choices=[("", "—"), *Selection.Selector.choices], required=False, label="Selector B"
+    )
+    overlap = forms.IntegerField(min_value=1, max_value=20, initial=1, label="Judgments per item")
+    sample_size = forms.IntegerField(
+        min_value=1, required=False, help_text="Empty: every cluster.", label="Clusters sampled"
+    )
+    seed = forms.IntegerField(initial=0, help_text="Of the sample, the orders and the A/B sides.")
+    lease_seconds = forms.IntegerField(min_value=30, initial=300, label="Lease (seconds)")
+    min_view_ms = forms.IntegerField(
+        min_value=0, max_value=5000, initial=250, label="Minimum viewing time (ms)"
+    )
+
+    def chosen_selectors(self) -> list[str]:
+        data = self.cleaned_data
+        if data.get("kind") == Campaign.Kind.AB:
+            return [s for s in (data.get("selector_a"), data.get("selector_b")) if s]
+        return list(data.get("selectors") or [])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == Campaign.Kind.AB:
+            a, b = data.get("selector_a"), data.get("selector_b")
+            if not a or not b:
+                raise forms.ValidationError("an A/B campaign needs selector A and selector B")
+            if a == b:
+                raise forms.ValidationError("selector A and selector B must differ")
+        elif data.get("kind") == Campaign.Kind.GRADE and not data.get("selectors"):
+            raise forms.ValidationError("choose the selectors whose picks are graded")
+        return data
