@@ -10,7 +10,8 @@ from curation.models import Campaign, Selection, Title
 
 class ScoredTitles(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Title) -> str:
-        return f"{obj.name} ({obj.cluster_count} clusters)"
+        clusters = getattr(obj, "cluster_count", None)  # annotated by the queryset below
+        return f"{obj.name} ({clusters} clusters)"
 
 
 class CampaignCreateForm(forms.Form):
