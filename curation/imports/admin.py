@@ -1,43 +1,14 @@
 """Admin pages of imports: upload a zip of cluster folders, follow its job and report."""
 
-import zipfile
-
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from curation.imports.forms import ImportJobForm
 from curation.imports.jobs import import_job_enqueue
-from curation.imports.service import ImportFailed, validate_title_name
 from curation.models import ImportJob
 from curation.queueing import QueueUnavailable
-
-
-class ImportJobForm(forms.ModelForm):
-    class Meta:
-        model = ImportJob
-        fields = ["name", "upload"]
-
-    def clean_name(self):
-        try:
-            return validate_title_name(self.cleaned_data["name"])
-        except ImportFailed as error:
-            raise forms.ValidationError(str(error)) from None
-
-    def clean_upload(self):
-        upload = self.cleaned_data["upload"]
-        if not upload:
-            raise forms.ValidationError("choose a .zip of cluster folders")
-        if upload.size > settings.MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                f"the file is {upload.size} bytes, over the limit of {settings.MAX_UPLOAD_BYTES}"
-            )
-        if not zipfile.is_zipfile(upload):
-            raise forms.ValidationError("not a zip file")
-        upload.seek(0)
-        return upload
 
 
 @admin.register(ImportJob)

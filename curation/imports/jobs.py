@@ -14,6 +14,21 @@ from curation.queueing import IMPORT_JOB, QueueUnavailable, enqueue
 log = logging.getLogger(__name__)
 
 
+def import_job_create(*, name: str, upload, created_by) -> ImportJob:
+    """Keep the uploaded archive as a job and send it to a worker once the job is committed. A
+    broker outage leaves the job failed, with the reason on its page."""
+    job = ImportJob.objects.create(name=name, upload=upload, created_by=created_by)
+
+    def send() -> None:
+        try:
+            import_job_enqueue(job_id=job.pk)
+        except QueueUnavailable:
+            log.warning("import job %s not sent: the task queue is unavailable", job.pk)
+
+    transaction.on_commit(send)
+    return job
+
+
 def import_job_enqueue(*, job_id: int) -> None:
     """Send the job to a worker; a broker outage marks the job failed and raises."""
     try:

@@ -168,3 +168,29 @@ def test_an_admin_creates_an_ab_campaign_on_the_apps_page(page, live_server, sco
     campaign = Campaign.objects.get()
     assert campaign.selectors == ["filtering", "regression"] and campaign.kind == "ab"
     assert "A/B" in page.locator("main").inner_text()
+
+
+def test_an_admin_imports_a_zip_on_the_apps_page_and_watches_its_job_end(
+    page, live_server, lfw_small, start_worker, tmp_path
+):
+    import zipfile
+
+    start_worker()
+    archive = tmp_path / "title.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted((lfw_small / "Halle_Berry").iterdir())[:5]:
+            out.write(path, f"Halle_Berry/{path.name}")
+        out.writestr("Halle_Berry/readme.txt", "no picture here")
+    user_create(username="boss", role="admin", password="pw-admin-1")
+    log_in(page, live_server, "boss", "pw-admin-1")
+    page.click("nav >> text=Imports")
+    page.fill("input[name=name]", "From the page")
+    page.set_input_files("input[type=file]", str(archive))
+    assert "title.zip" in page.locator("[data-dropzone]").inner_text()
+    page.click("button:has-text('Upload and import')")
+    page.wait_for_url("**/imports/*/")
+    page.wait_for_selector("h2:has-text('Imported')", timeout=120_000)  # refreshed by itself
+    report = page.locator("#job-status").inner_text()
+    assert "Halle_Berry/readme.txt" in report and "not an image" in report
+    page.click("text=Open the title")
+    assert Title.objects.get().name == "From the page"

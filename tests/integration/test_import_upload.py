@@ -79,3 +79,34 @@ def test_an_upload_over_the_size_limit_is_refused_in_the_form(client, db, media_
 
     assert "over the limit of 1000" in response.content.decode()
     assert ImportJob.objects.count() == 0
+
+
+def test_the_import_page_uploads_a_zip_and_its_job_page_reports_it(
+    client, lfw_small, media_root, celery_worker_process
+):
+    admin, _ = user_create(username="boss", role="admin", password="pw-admin-1")
+    client.force_login(admin)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted((lfw_small / "Bill_Gates").iterdir())[:4]:
+            out.write(path, f"Bill_Gates/{path.name}")
+        out.writestr("Bill_Gates/notes.txt", "not a picture")
+    archive.seek(0)
+    archive.name = "title.zip"
+
+    refused = client.post(reverse("import-list"), {"name": "page", "upload": io.BytesIO(b"nope")})
+    assert refused.status_code == 400
+    response = client.post(reverse("import-list"), {"name": "page", "upload": archive})
+    job = ImportJob.objects.get()
+    assert response["Location"] == reverse("import-job", args=[job.pk])
+    deadline = time.monotonic() + 120
+    while job.status not in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+        assert time.monotonic() < deadline, f"job still {job.status}"
+        time.sleep(0.3)
+        job.refresh_from_db()
+
+    page = client.get(reverse("import-job", args=[job.pk])).content.decode()
+    assert job.status == ImportJob.Status.DONE, job.error
+    assert "Imported" in page and "Bill_Gates/notes.txt" in page and "not an image" in page
+    assert "hx-trigger" not in page  # the page stops polling once the job ended
+    assert "page" in client.get(reverse("import-list")).content.decode()
