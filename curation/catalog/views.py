@@ -15,6 +15,7 @@ from django.views.decorators.cache import cache_control
 
 from curation.accounts.roles import admin_required, is_curation_admin
 from curation.catalog.thumbnails import face_crop_response
+from curation.listing import listing
 from curation.models import Cluster, Face, Selection, Title
 from curation.scoring_runs.queries import cluster_rows, picks_source, run_progress, scoring_notes
 from curation.scoring_runs.service import run_latest
@@ -45,15 +46,39 @@ def title_list(request: HttpRequest) -> HttpResponse:
         cluster_count=Count("clusters", distinct=True),
         face_count=Count("faces", distinct=True),
     )
-    return render(request, "catalog/title_list.html", {"titles": titles})
+    found = listing(
+        request,
+        titles,
+        search=("name", "source"),
+        columns={
+            "name": "name",
+            "created_at": "imported",
+            "cluster_count": "clusters",
+            "face_count": "faces",
+        },
+        default="-created_at",
+    )
+    return render(
+        request,
+        "catalog/title_list.html",
+        {"listing": found, "titles": found.page, "any": Title.objects.exists()},
+    )
 
 
 @admin_required
 def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
     title = get_object_or_404(Title, pk=title_id)
+    found = listing(
+        request,
+        title.clusters.annotate(face_count=Count("faces")),
+        search=("label",),
+        columns={"label": "name", "face_count": "faces"},
+        default="label",
+    )
+    clusters = list(found.page)
     shown = defaultdict(list)  # the first faces of each cluster, picked in the database
     for face in (
-        Face.objects.filter(title=title)
+        Face.objects.filter(cluster__in=clusters)
         .annotate(rank=Window(RowNumber(), partition_by="cluster", order_by="pk"))
         .filter(rank__lte=FACES_PER_CLUSTER)
         .only("pk", "cluster_id")
@@ -66,7 +91,7 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
             "faces": shown[cluster.pk],
             "hidden": max(0, cluster.face_count - FACES_PER_CLUSTER),
         }
-        for cluster in title.clusters.annotate(face_count=Count("faces"))
+        for cluster in clusters
     ]
     return render(
         request,
@@ -74,8 +99,10 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
         {
             "title": title,
             "rows": rows,
+            "listing": found,
+            "cluster_count": title.clusters.count(),
             "summary": title.import_summary,
-            "picks": cluster_rows(title),
+            "picks": cluster_rows(clusters),
             "selectors": Selection.Selector.labels,
             "notes": scoring_notes(title),
             "source": picks_source(title),

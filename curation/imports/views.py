@@ -8,9 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from curation.accounts.roles import admin_required
 from curation.imports.forms import ImportJobForm
 from curation.imports.jobs import import_job_create
+from curation.listing import listing
 from curation.models import Frame, ImportJob
-
-RECENT_JOBS = 50
 
 
 @admin_required
@@ -24,9 +23,21 @@ def import_list(request: HttpRequest) -> HttpResponse:
             created_by=request.user,
         )
         return redirect("import-job", job_id=job.pk)
-    jobs = ImportJob.objects.select_related("title").order_by("-created_at")[:RECENT_JOBS]
+    found = listing(
+        request,
+        ImportJob.objects.select_related("title"),
+        search=("name",),
+        columns={"created_at": "started", "name": "name", "status": "status"},
+        default="-created_at",
+    )
     status = 400 if request.method == "POST" else 200
-    return render(request, "imports/list.html", {"form": form, "jobs": jobs}, status=status)
+    context = {
+        "form": form,
+        "jobs": found.page,
+        "listing": found,
+        "any": ImportJob.objects.exists(),
+    }
+    return render(request, "imports/list.html", context, status=status)
 
 
 @admin_required

@@ -19,6 +19,7 @@ from django_htmx.middleware import HtmxDetails
 
 from curation.accounts.roles import admin_required
 from curation.catalog.thumbnails import face_crop_response
+from curation.listing import listing
 from curation.models import Campaign, Item
 from curation.review.campaigns import CampaignInvalid, campaign_create, campaign_preview
 from curation.review.forms import CampaignCreateForm
@@ -190,8 +191,19 @@ def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> FileRespons
 
 @admin_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    rows = [{"campaign": c, **campaign_progress(c)} for c in Campaign.objects.all()]
-    return render(request, "review/campaign_list.html", {"rows": rows})
+    found = listing(
+        request,
+        Campaign.objects.all(),
+        search=("name",),
+        columns={"name": "name", "created_at": "created", "kind": "kind", "is_open": "state"},
+        default="-created_at",
+    )
+    rows = [{"campaign": c, **campaign_progress(c)} for c in found.page]
+    return render(
+        request,
+        "review/campaign_list.html",
+        {"rows": rows, "listing": found, "any": Campaign.objects.exists()},
+    )
 
 
 @admin_required

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
-from curation.models import Face, FilterConfig, ScoringRun, Selection, Title
+from curation.models import Cluster, Face, FilterConfig, ScoringRun, Selection, Title
 from curation.scoring_runs.extractors import feature_version
 from scoring.features import FEATURE_NAMES
 
@@ -75,14 +76,14 @@ def title_selections(title: Title) -> dict:
     return dict(result)
 
 
-def cluster_rows(title: Title) -> list[dict]:
+def cluster_rows(clusters: Sequence[Cluster]) -> list[dict]:
     """One row per cluster with each selector's pick, for the title page."""
     picks: dict[int, dict[str, Selection]] = defaultdict(dict)
-    for selection in Selection.objects.filter(cluster__title=title).select_related("face"):
+    for selection in Selection.objects.filter(cluster__in=clusters).select_related("face"):
         picks[selection.cluster_id][selection.selector] = selection
     return [
         {"cluster": cluster, "picks": [picks[cluster.pk].get(s) for s in Selection.Selector]}
-        for cluster in title.clusters.all()
+        for cluster in clusters
     ]
 
 
