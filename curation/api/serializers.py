@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from curation.models import Cluster, Face, ScoringRun, Title
+from curation.models import Campaign, Cluster, Face, ImportJob, Judgment, ScoringRun, Title
+from curation.review.queue import campaign_progress
 from scoring.features import FEATURE_NAMES
 
 
@@ -78,4 +79,79 @@ class ScoringRunSerializer(serializers.ModelSerializer):
             "error",
             "created_at",
             "finished_at",
+        ]
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    upload = serializers.FileField(write_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "name",
+            "upload",
+            "status",
+            "images_done",
+            "images_total",
+            "title",
+            "error",
+            "summary",
+            "created_at",
+        ]
+        read_only_fields = [
+            "status",
+            "images_done",
+            "images_total",
+            "title",
+            "error",
+            "summary",
+            "created_at",
+        ]
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    """``selectors``: any for a grade campaign; for A/B, selector A then selector B."""
+
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "titles",
+            "selectors",
+            "overlap",
+            "sample_size",
+            "seed",
+            "lease_seconds",
+            "min_view_ms",
+            "is_open",
+            "created_at",
+            "progress",
+        ]
+        read_only_fields = ["is_open", "created_at", "progress"]
+
+    def get_progress(self, campaign: Campaign) -> dict:
+        return campaign_progress(campaign)
+
+
+class JudgmentSerializer(serializers.ModelSerializer):
+    campaign = serializers.IntegerField(source="item.campaign_id", read_only=True)
+    annotator = serializers.CharField(source="annotator.username", read_only=True)
+
+    class Meta:
+        model = Judgment
+        fields = [
+            "id",
+            "campaign",
+            "item",
+            "annotator",
+            "answer",
+            "left_is_a",
+            "seconds",
+            "created_at",
+            "supersedes",
         ]

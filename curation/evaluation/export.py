@@ -52,22 +52,20 @@ def render(table: Table, fmt: str) -> str:
         ]
         return "\n".join(lines) + "\n"
     if fmt == "json":
-        return (
-            json.dumps(
-                {
-                    "key": table.key,
-                    "caption": table.caption,
-                    "columns": table.columns,
-                    "rows": table.rows,
-                    "raw": _finite(table.raw),
-                    "empty": table.empty,
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-            + "\n"
-        )
+        return json.dumps(table_record(table), indent=2, ensure_ascii=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def table_record(table: Table) -> dict:
+    """The table as plain data (non-finite numbers as null): the JSON export and the API."""
+    return {
+        "key": table.key,
+        "caption": table.caption,
+        "columns": table.columns,
+        "rows": table.rows,
+        "raw": _finite(table.raw),
+        "empty": table.empty,
+    }
 
 
 def write_tables(tables: list[Table], fmt: str, out: Path) -> list[Path]:
