@@ -14,6 +14,7 @@ import importlib
 from typing import Any
 
 _MODULES = {
+    "scoring.actors": ("ActorParams", "UNASSIGNED", "cluster_tracks", "track_embeddings"),
     "scoring.artifacts": ("ArtifactsParams",),
     "scoring.bundled": ("FSANET_MODELS", "LIGHTQNET_MODEL"),
     "scoring.crop": ("CropParams", "HeadshotCrop", "headshot_box", "render_headshot"),
@@ -67,6 +68,8 @@ _MODULES = {
         "select_regression",
     ),
     "scoring.sharpness": ("SharpnessParams",),
+    "scoring.tracks": ("Track", "TrackParams", "TrackedFace", "link_tracks", "shot_numbers"),
+    "scoring.video": ("SampledFrame", "VideoInfo", "VideoRejected", "sampled_frames", "video_info"),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_HOME)

@@ -1,0 +1,108 @@
+"""Faces across the sampled frames of a video: shot cuts, and tracks of one face within a shot.
+
+A track links a face in one sampled frame to the face in the next sampled frame whose box
+overlaps it most (intersection over union at least ``TrackParams.iou``), matched one to one; a
+face unmatched for more than ``max_gap`` samples ends its track, and a shot cut ends them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrackParams:
+    """``iou``: the least box overlap that continues a track; ``max_gap``: samples a face may be
+    missed (a blink of the detector) before its track ends; ``cut``: the Bhattacharyya distance
+    between two sampled frames' colour histograms above which a shot changes."""
+
+    iou: float = 0.3
+    max_gap: int = 2
+    cut: float = 0.5
+
+
+@dataclass
+class TrackedFace:
+    sample: int  # position in the sampled frames
+    box: tuple[float, float, float, float]  # x, y, w, h
+    landmarks: np.ndarray  # (5, 2)
+    confidence: float
+
+
+@dataclass
+class Track:
+    shot: int
+    faces: list[TrackedFace] = field(default_factory=list)
+
+    @property
+    def height(self) -> float:
+        """The median face box height, in pixels."""
+        return float(np.median([face.box[3] for face in self.faces]))
+
+
+def colour_signature(pixels: np.ndarray) -> np.ndarray:
+    """A small normalised HSV histogram of an RGB frame, to compare frames for shot cuts."""
+    small = cv2.resize(pixels, (160, 90), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    histogram = cv2.calcHist([hsv], [0, 1, 2], None, [8, 8, 4], [0, 180, 0, 256, 0, 256])
+    return cv2.normalize(histogram, histogram).flatten()
+
+
+def shot_numbers(
+    signatures: Sequence[np.ndarray], params: TrackParams = TrackParams()
+) -> list[int]:
+    """The shot of each sampled frame: a new one wherever the colours jump."""
+    shots, shot = [], 0
+    for position, signature in enumerate(signatures):
+        if (
+            position
+            and cv2.compareHist(signatures[position - 1], signature, cv2.HISTCMP_BHATTACHARYYA)
+            > params.cut
+        ):
+            shot += 1
+        shots.append(shot)
+    return shots
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = w * h
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def link_tracks(
+    faces_per_sample: Sequence[Sequence[TrackedFace]],
+    shots: Sequence[int],
+    params: TrackParams = TrackParams(),
+) -> list[Track]:
+    """Tracks of the faces, in the order they start."""
+    from scipy.optimize import linear_sum_assignment
+
+    tracks: list[Track] = []
+    active: list[Track] = []
+    for sample, faces in enumerate(faces_per_sample):
+        if sample and shots[sample] != shots[sample - 1]:
+            active = []
+        active = [t for t in active if sample - t.faces[-1].sample <= params.max_gap + 1]
+        matched: set[int] = set()
+        if active and faces:
+            overlap = np.array([[iou(t.faces[-1].box, f.box) for f in faces] for t in active])
+            rows, columns = linear_sum_assignment(-overlap)
+            for row, column in zip(rows, columns, strict=True):
+                if overlap[row, column] >= params.iou:
+                    active[row].faces.append(faces[column])
+                    matched.add(column)
+        for column, face in enumerate(faces):
+            if column not in matched:
+                track = Track(shot=shots[sample], faces=[face])
+                tracks.append(track)
+                active.append(track)
+    return tracks
