@@ -63,3 +63,15 @@ def test_the_title_page_searches_and_pages_its_clusters(admin_client):
     ]
     found = admin_client.get(url, {"q": "actor 007"})
     assert [row["cluster"].label for row in found.context["rows"]] == ["actor 007"]
+
+
+def test_score_again_asks_first_while_an_open_campaign_uses_the_title(admin_client, scored_title):
+    from curation.models import ScoringRun
+    from curation.review.campaigns import campaign_create
+
+    ScoringRun.objects.filter(title=scored_title).update(status=ScoringRun.Status.DONE)
+    url = reverse("title-detail", args=[scored_title.pk])
+    assert "data-confirm" not in admin_client.get(url).content.decode()
+    campaign_create(name="Spring", kind="grade", titles=[scored_title], selectors=["baseline"])
+    page = admin_client.get(url).content.decode()
+    assert "data-confirm=" in page and "Open campaigns use this title: Spring" in page
