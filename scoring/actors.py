@@ -23,10 +23,12 @@ UNASSIGNED = -1
 class ActorParams:
     """``distance``: the largest average Euclidean distance between dlib face descriptors of
     one actor's tracks (dlib's own same-person threshold is 0.6); ``per_track``: faces embedded
-    per track; a track is background below ``min_height`` pixels of face or ``min_faces``."""
+    per track, only faces at least ``min_frontal`` frontal (a profile's descriptor is not to be
+    trusted); a track is background below ``min_height`` pixels of face or ``min_faces``."""
 
-    distance: float = 0.5
+    distance: float = 0.45
     per_track: int = 3
+    min_frontal: float = 0.25
     min_height: float = 40.0
     min_faces: int = 3
 
@@ -39,9 +41,11 @@ def frontal(face: TrackedFace) -> float:
 
 
 def faces_to_embed(track: Track, params: ActorParams = ActorParams()) -> list[TrackedFace]:
-    """The track's best few faces to embed: large, frontal and confident."""
+    """The track's best few faces to embed: large, frontal and confident; none when it shows
+    only profiles."""
+    usable = [f for f in track.faces if frontal(f) >= params.min_frontal]
     ranked = sorted(
-        track.faces, key=lambda f: f.box[2] * f.box[3] * frontal(f) * f.confidence, reverse=True
+        usable, key=lambda f: f.box[2] * f.box[3] * frontal(f) * f.confidence, reverse=True
     )
     return ranked[: params.per_track]
 

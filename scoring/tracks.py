@@ -18,11 +18,13 @@ import numpy as np
 class TrackParams:
     """``iou``: the least box overlap that continues a track; ``max_gap``: samples a face may be
     missed (a blink of the detector) before its track ends; ``cut``: the Bhattacharyya distance
-    between two sampled frames' colour histograms above which a shot changes."""
+    between two sampled frames' colour histograms above which a shot changes; ``layout_cut``:
+    the mean change of their grey thumbnails (0–1) above which it changes too."""
 
     iou: float = 0.3
     max_gap: int = 2
-    cut: float = 0.5
+    cut: float = 0.3
+    layout_cut: float = 0.1
 
 
 @dataclass
@@ -45,25 +47,35 @@ class Track:
 
 
 def colour_signature(pixels: np.ndarray) -> np.ndarray:
-    """A small normalised HSV histogram of an RGB frame, to compare frames for shot cuts."""
+    """What shot detection compares between two sampled frames: a normalised HSV histogram
+    (the colours) followed by a 32×18 grey thumbnail (the layout), as one vector."""
     small = cv2.resize(pixels, (160, 90), interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     histogram = cv2.calcHist([hsv], [0, 1, 2], None, [8, 8, 4], [0, 180, 0, 256, 0, 256])
-    return cv2.normalize(histogram, histogram).flatten()
+    layout = cv2.resize(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (32, 18), cv2.INTER_AREA)
+    return np.concatenate([cv2.normalize(histogram, histogram).flatten(), layout.ravel() / 255.0])
+
+
+HISTOGRAM_BINS = 8 * 8 * 4
 
 
 def shot_numbers(
     signatures: Sequence[np.ndarray], params: TrackParams = TrackParams()
 ) -> list[int]:
-    """The shot of each sampled frame: a new one wherever the colours jump."""
+    """The shot of each sampled frame: a new one wherever the colours jump, or the picture's
+    layout changes at once (a cut between two shots of one stage, under one light)."""
     shots, shot = [], 0
     for position, signature in enumerate(signatures):
-        if (
-            position
-            and cv2.compareHist(signatures[position - 1], signature, cv2.HISTCMP_BHATTACHARYYA)
-            > params.cut
-        ):
-            shot += 1
+        if position:
+            before = signatures[position - 1]
+            colours = cv2.compareHist(
+                before[:HISTOGRAM_BINS].astype(np.float32),
+                signature[:HISTOGRAM_BINS].astype(np.float32),
+                cv2.HISTCMP_BHATTACHARYYA,
+            )
+            layout = float(np.mean(np.abs(before[HISTOGRAM_BINS:] - signature[HISTOGRAM_BINS:])))
+            if colours > params.cut or layout > params.layout_cut:
+                shot += 1
         shots.append(shot)
     return shots
 

@@ -75,9 +75,9 @@ def test_runapp_serves_on_sqlite_and_its_worker_imports_an_upload(embedded_app, 
     page.click("text=Import a zip")
     page.fill("input[name=name]", "embedded")
     page.set_input_files("input[name=upload]", str(archive))
-    page.click("input[name=_save]")
-    page.click("#result_list >> text=embedded")
-    page.wait_for_selector(".field-status >> text=Done", timeout=90_000)
+    page.click("button:has-text('Upload and import')")
+    page.wait_for_url("**/imports/*/")
+    page.wait_for_selector("h2:has-text('Imported')", timeout=90_000)
 
     page.goto(f"{url}/titles/")
     assert page.locator("td >> text=embedded").count() == 1
