@@ -52,7 +52,8 @@ def colour_signature(pixels: np.ndarray) -> np.ndarray:
     small = cv2.resize(pixels, (160, 90), interpolation=cv2.INTER_AREA)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     histogram = cv2.calcHist([hsv], [0, 1, 2], None, [8, 8, 4], [0, 180, 0, 256, 0, 256])
-    layout = cv2.resize(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (32, 18), cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    layout = cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA)
     return np.concatenate([cv2.normalize(histogram, histogram).flatten(), layout.ravel() / 255.0])
 
 
