@@ -10,7 +10,7 @@ import csv
 import json
 from collections.abc import Iterator
 
-from curation.evaluation.tables import Filters
+from curation.evaluation.tables import Filters, filtered
 from curation.models import Judgment
 
 FIELDS = (
@@ -37,15 +37,7 @@ def judgment_rows(filters: Filters) -> Iterator[dict]:
     """The judgments the filters select, oldest first. ``face_a`` is the face graded, or shown
     for selector A; ``selectors`` the ones credited (grade) or A then B; ``selector_chosen`` the
     selector an A/B answer chose."""
-    judgments = Judgment.objects.all()
-    if filters.campaigns:
-        judgments = judgments.filter(item__campaign__in=filters.campaigns)
-    if filters.titles:
-        judgments = judgments.filter(item__cluster__title__in=filters.titles)
-    if filters.since:
-        judgments = judgments.filter(created_at__date__gte=filters.since)
-    if filters.until:
-        judgments = judgments.filter(created_at__date__lte=filters.until)
+    judgments = filtered(Judgment.objects.all(), filters)
     values = judgments.order_by("created_at", "pk").values_list(
         "pk",
         "item__campaign_id",

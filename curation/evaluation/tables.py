@@ -12,6 +12,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.db.models import QuerySet
+
 from curation.evaluation.stats import (
     bootstrap_median_interval,
     holm,
@@ -51,9 +53,17 @@ class Table:
 
 
 def _judgments(filters: Filters, kind: str):
-    judgments = Judgment.objects.filter(
-        item__campaign__kind=kind, answer__in=DECISIVE, superseded_by__isnull=True
+    judgments = filtered(
+        Judgment.objects.filter(
+            item__campaign__kind=kind, answer__in=DECISIVE, superseded_by__isnull=True
+        ),
+        filters,
     )
+    return judgments.select_related("item", "item__campaign", "item__cluster__title", "annotator")
+
+
+def filtered(judgments: QuerySet[Judgment], filters: Filters) -> QuerySet[Judgment]:
+    """The judgments of the filters' campaigns, titles and dates."""
     if filters.campaigns:
         judgments = judgments.filter(item__campaign__in=filters.campaigns)
     if filters.titles:
@@ -62,7 +72,7 @@ def _judgments(filters: Filters, kind: str):
         judgments = judgments.filter(created_at__date__gte=filters.since)
     if filters.until:
         judgments = judgments.filter(created_at__date__lte=filters.until)
-    return judgments.select_related("item", "item__campaign", "item__cluster__title", "annotator")
+    return judgments
 
 
 def _percent(count: int, n: int) -> tuple[str, dict]:

@@ -58,6 +58,19 @@ class CampaignCreateForm(forms.Form):
             return [s for s in (data.get("selector_a"), data.get("selector_b")) if s]
         return list(data.get("selectors") or [])
 
+    def choices(self) -> dict:
+        """What decides the campaign's items, as ``campaign_preview`` and ``campaign_create``
+        take it."""
+        data = self.cleaned_data
+        return {
+            "kind": data["kind"],
+            "titles": list(data["titles"]),
+            "selectors": self.chosen_selectors(),
+            "overlap": data["overlap"],
+            "sample_size": data["sample_size"],
+            "seed": data["seed"],
+        }
+
     def clean(self):
         data = super().clean()
         if data.get("kind") == Campaign.Kind.AB:

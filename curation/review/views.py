@@ -215,12 +215,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         try:
             campaign = campaign_create(
                 name=data["name"],
-                kind=data["kind"],
-                titles=list(data["titles"]),
-                selectors=form.chosen_selectors(),
-                overlap=data["overlap"],
-                sample_size=data["sample_size"],
-                seed=data["seed"],
+                **form.choices(),
                 lease_seconds=data["lease_seconds"],
                 min_view_ms=data["min_view_ms"],
                 created_by=request.user,
@@ -239,16 +234,8 @@ def campaign_preview_fragment(request: HttpRequest) -> HttpResponse:
     form = CampaignCreateForm(request.GET)
     preview, problem = None, ""
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            preview = campaign_preview(
-                kind=data["kind"],
-                titles=list(data["titles"]),
-                selectors=form.chosen_selectors(),
-                overlap=data["overlap"],
-                sample_size=data["sample_size"],
-                seed=data["seed"],
-            )
+            preview = campaign_preview(**form.choices())
         except CampaignInvalid as error:
             problem = str(error)
     else:
