@@ -241,6 +241,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status": titles have theirs, imports and runs share one set.
+    "ENUM_NAME_OVERRIDES": {
+        "TitleStatusEnum": "curation.models.Title.Status",
+        "JobStatusEnum": "curation.models.ScoringRun.Status",
+    },
 }
 
 # The cache: login throttling counts failed attempts in it. Per process by default; with several

@@ -155,3 +155,14 @@ class JudgmentSerializer(serializers.ModelSerializer):
             "created_at",
             "supersedes",
         ]
+
+
+class TableSerializer(serializers.Serializer):
+    """One evaluation table: its rows as shown, and ``raw`` with the numbers behind them."""
+
+    key = serializers.CharField()
+    caption = serializers.CharField()
+    columns = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    raw = serializers.ListField(child=serializers.DictField())
+    empty = serializers.CharField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -14,6 +15,7 @@ from curation.api.serializers import (
     ImportJobSerializer,
     JudgmentSerializer,
     ScoringRunSerializer,
+    TableSerializer,
 )
 from curation.evaluation.export import table_record
 from curation.evaluation.tables import Filters, all_tables
@@ -128,6 +130,13 @@ class TablesView(APIView):
     """The evaluation tables (1, 2, 3 and agreement) as data; ``?campaign=`` and ``?title=``
     (repeatable) filter as on the dashboard."""
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("campaign", int, many=True, description="campaign ids"),
+            OpenApiParameter("title", int, many=True, description="title ids"),
+        ],
+        responses=TableSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         filters = Filters(
             campaigns=[int(v) for v in request.query_params.getlist("campaign") if v.isdigit()],
