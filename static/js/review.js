@@ -7,7 +7,8 @@
   "use strict";
   const help = () => document.getElementById("help");
   let shownAt = null;
-  let shownItem = null;
+  let shownForm = null; // the item's form on screen: a new one after every swap
+  let answered = false; // an answer key was taken for it
 
   function toggleHelp(force) {
     const overlay = help();
@@ -24,9 +25,10 @@
 
   function watchShown() {
     const form = document.querySelector("#item form[data-item]");
-    if (!form || form.dataset.item === shownItem) return;
-    shownItem = form.dataset.item;
+    if (!form || form === shownForm) return;
+    shownForm = form;
     shownAt = null;
+    answered = false;
     const pictures = Array.from(form.querySelectorAll("img[data-shown]"));
     const loaded = () => pictures.every((img) => img.complete && img.naturalWidth > 0);
     const shown = () => { shownAt = performance.now(); form.dataset.shown = "true"; };
@@ -72,10 +74,12 @@
     watchShown();
     const form = item.querySelector("form[data-item]");
     const answering = button.name === "answer" && form && form.contains(button);
-    if (answering && viewedMs() < Number(form.dataset.minView || 0)) return; // not seen yet
+    const seen = viewedMs() >= Number(form?.dataset.minView || 0);
+    if (answering && (answered || !seen)) return; // not seen long enough yet, or answered
     // A key can arrive before htmx has wired up a fragment it just swapped in; wiring it
     // now keeps the answer an htmx request instead of a full page submit.
     if (window.htmx) window.htmx.process(item);
+    if (answering) answered = true; // one answer per item shown: later keys wait for the next
     button.click();
   });
 })();
