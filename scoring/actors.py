@@ -88,12 +88,14 @@ def cluster_tracks(
 
 
 def track_embeddings(
-    tracks: Sequence[Track], embed: Callable[[Track, list[TrackedFace]], np.ndarray]
+    tracks: Sequence[Track],
+    embed: Callable[[Track, list[TrackedFace]], np.ndarray],
+    params: ActorParams = ActorParams(),
 ) -> list[np.ndarray | None]:
     """Each track's mean descriptor of its ``faces_to_embed``; ``embed`` returns (k, 128)."""
     result: list[np.ndarray | None] = []
     for track in tracks:
-        chosen = faces_to_embed(track)
+        chosen = faces_to_embed(track, params)
         vectors = embed(track, chosen) if chosen else np.empty((0, 128))
         result.append(vectors.mean(axis=0) if len(vectors) else None)
     return result
