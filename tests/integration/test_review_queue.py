@@ -268,13 +268,13 @@ def test_item_images_are_only_for_the_lease_holder_and_reveal_no_side(
 
     # Someone who never held the item sees none of its images.
     client.force_login(other)
-    for slot in ("left", "right", "headshot", "face", "frame"):
+    for slot in ("left", "right", "headshot", "face", "frame", "reference"):
         assert image(slot).status_code == 404, slot
     # The holder sees the two sides, never selector A's face by another slot name.
     client.force_login(holder)
     for slot in ("headshot", "face", "frame"):
         assert image(slot).status_code == 404, slot
-    for slot in ("left", "right"):
+    for slot in ("left", "right", "reference"):
         response = image(slot)
         assert response.status_code == 200
         assert response["Content-Disposition"] == f'inline; filename="{slot}.jpg"'
