@@ -99,15 +99,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "summary",
             "created_at",
         ]
-        read_only_fields = [
-            "status",
-            "images_done",
-            "images_total",
-            "title",
-            "error",
-            "summary",
-            "created_at",
-        ]
+        read_only_fields = [f for f in fields if f not in ("name", "upload")]
 
 
 class CampaignSerializer(serializers.ModelSerializer):

@@ -30,8 +30,7 @@ def campaign_create(
 ) -> Campaign:
     """Validate, then create the campaign and its items in one transaction."""
     clusters, picks = campaign_check(kind=kind, titles=titles, selectors=selectors, overlap=overlap)
-    if sample_size is not None and sample_size < len(clusters):
-        clusters = sorted(random.Random(seed).sample(clusters, sample_size))
+    clusters = _sampled(clusters, sample_size, seed)
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=name,
@@ -62,8 +61,7 @@ def campaign_preview(
     the A/B clusters whose two picks are one face (recorded, never asked), and the judgments
     needed. Raises CampaignInvalid as creation would."""
     clusters, picks = campaign_check(kind=kind, titles=titles, selectors=selectors, overlap=overlap)
-    if sample_size is not None and sample_size < len(clusters):
-        clusters = random.Random(seed).sample(clusters, sample_size)
+    clusters = _sampled(clusters, sample_size, seed)
     if kind == Campaign.Kind.AB:
         a, b = selectors
         identical = sum(picks[c][a].face_id == picks[c][b].face_id for c in clusters)
@@ -77,6 +75,13 @@ def campaign_preview(
         "identical": identical,
         "judgments": items * overlap,
     }
+
+
+def _sampled(clusters: list[int], sample_size: int | None, seed: int) -> list[int]:
+    """The clusters a campaign asks about: all, or ``sample_size`` drawn with ``seed``."""
+    if sample_size is None or sample_size >= len(clusters):
+        return clusters
+    return sorted(random.Random(seed).sample(clusters, sample_size))
 
 
 def campaign_check(*, kind: str, titles: list[Title], selectors: list[str], overlap: int):

@@ -35,6 +35,7 @@ from curation.review.queue import (
     may_see,
     next_item,
     undo_last,
+    with_progress,
 )
 
 # The picture slots of each kind of item: an A/B item shows only its two sides, never which
@@ -193,12 +194,12 @@ def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> FileRespons
 def campaign_list(request: HttpRequest) -> HttpResponse:
     found = listing(
         request,
-        Campaign.objects.all(),
+        with_progress(Campaign.objects.all()),
         search=("name",),
         columns={"name": "name", "created_at": "created", "kind": "kind", "is_open": "state"},
         default="-created_at",
     )
-    rows = [{"campaign": c, **campaign_progress(c)} for c in found.page]
+    rows = [{"campaign": c, "done": c.done, "total": c.total} for c in found.page]
     return render(
         request,
         "review/campaign_list.html",
