@@ -174,6 +174,12 @@ IMPORT_MAX_ZIP_ENTRIES = envint("IMPORT_MAX_ZIP_ENTRIES", 100_000)
 IMPORT_MAX_ZIP_BYTES = envint("IMPORT_MAX_ZIP_BYTES", 20 * 1024**3)
 IMPORT_BATCH_SIZE = envint("IMPORT_BATCH_SIZE", 32)
 IMPORT_MIN_CONFIDENCE = float(os.environ.get("IMPORT_MIN_CONFIDENCE", "0.9"))
+# Video titles: every VIDEO_EVERY-th frame is read; larger or longer videos are refused.
+VIDEO_EVERY = envint("VIDEO_EVERY", 2)
+VIDEO_BATCH_SIZE = envint("VIDEO_BATCH_SIZE", 16)
+VIDEO_MAX_PIXELS = envint("VIDEO_MAX_PIXELS", 1920 * 1088)
+VIDEO_MAX_SECONDS = envint("VIDEO_MAX_SECONDS", 4 * 3600)
+VIDEO_MAX_BYTES = envint("VIDEO_MAX_BYTES", 20 * 1024**3)
 
 # Scoring models. By default the ones shipped in scoring/weights: the FSA-Net pair for pose and
 # LightQNet for the learned face quality. POSE_MODEL=landmarks takes pose from the MTCNN landmarks

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("curation.catalog.urls")),
+    path("", include("curation.clusters.urls")),
     path("", include("curation.imports.urls")),
     path("", include("curation.scoring_runs.urls")),
     path("", include("curation.review.urls")),

@@ -40,14 +40,22 @@ def frontal(face: TrackedFace) -> float:
     return float(max(0.0, 1.0 - abs(nose[0] - (left_eye[0] + right_eye[0]) / 2) / (span / 2)))
 
 
+def embed_priority(face: TrackedFace, params: ActorParams = ActorParams()) -> float | None:
+    """How much a face is worth embedding for its track (large, frontal, confident), or None
+    for a face too far turned for its descriptor to be trusted."""
+    turned = frontal(face)
+    if turned < params.min_frontal:
+        return None
+    return face.box[2] * face.box[3] * turned * face.confidence
+
+
 def faces_to_embed(track: Track, params: ActorParams = ActorParams()) -> list[TrackedFace]:
-    """The track's best few faces to embed: large, frontal and confident; none when it shows
-    only profiles."""
-    usable = [f for f in track.faces if frontal(f) >= params.min_frontal]
+    """The track's best few faces to embed; none when it shows only profiles."""
+    scored = [(embed_priority(f, params), f) for f in track.faces]
     ranked = sorted(
-        usable, key=lambda f: f.box[2] * f.box[3] * frontal(f) * f.confidence, reverse=True
+        ((p, f) for p, f in scored if p is not None), key=lambda pf: pf[0], reverse=True
     )
-    return ranked[: params.per_track]
+    return [f for _, f in ranked[: params.per_track]]
 
 
 def is_background(track: Track, params: ActorParams = ActorParams()) -> bool:

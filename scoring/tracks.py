@@ -60,23 +60,26 @@ def colour_signature(pixels: np.ndarray) -> np.ndarray:
 HISTOGRAM_BINS = 8 * 8 * 4
 
 
+def is_cut(before: np.ndarray, after: np.ndarray, params: TrackParams = TrackParams()) -> bool:
+    """Whether a shot changes between two sampled frames' signatures: the colours jump, or the
+    picture's layout changes at once (a cut between two shots of one stage, under one light)."""
+    colours = cv2.compareHist(
+        before[:HISTOGRAM_BINS].astype(np.float32),
+        after[:HISTOGRAM_BINS].astype(np.float32),
+        cv2.HISTCMP_BHATTACHARYYA,
+    )
+    layout = float(np.mean(np.abs(before[HISTOGRAM_BINS:] - after[HISTOGRAM_BINS:])))
+    return bool(colours > params.cut or layout > params.layout_cut)
+
+
 def shot_numbers(
     signatures: Sequence[np.ndarray], params: TrackParams = TrackParams()
 ) -> list[int]:
-    """The shot of each sampled frame: a new one wherever the colours jump, or the picture's
-    layout changes at once (a cut between two shots of one stage, under one light)."""
+    """The shot of each sampled frame, counted from 0."""
     shots, shot = [], 0
     for position, signature in enumerate(signatures):
-        if position:
-            before = signatures[position - 1]
-            colours = cv2.compareHist(
-                before[:HISTOGRAM_BINS].astype(np.float32),
-                signature[:HISTOGRAM_BINS].astype(np.float32),
-                cv2.HISTCMP_BHATTACHARYYA,
-            )
-            layout = float(np.mean(np.abs(before[HISTOGRAM_BINS:] - signature[HISTOGRAM_BINS:])))
-            if colours > params.cut or layout > params.layout_cut:
-                shot += 1
+        if position and is_cut(signatures[position - 1], signature, params):
+            shot += 1
         shots.append(shot)
     return shots
 
@@ -91,31 +94,65 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+class Tracker:
+    """Links faces into tracks one sampled frame at a time, so a video is tracked as it is read.
+
+    ``add`` returns the track of each face given; ``finished`` hands over, once, the tracks that
+    can take no more faces (their shot ended, or their face was missed too long)."""
+
+    def __init__(self, params: TrackParams = TrackParams()) -> None:
+        self.params = params
+        self.tracks: list[Track] = []
+        self._active: list[Track] = []
+        self._ended: list[Track] = []
+        self._shot: int | None = None
+
+    def add(self, sample: int, shot: int, faces: Sequence[TrackedFace]) -> list[Track]:
+        from scipy.optimize import linear_sum_assignment
+
+        if shot != self._shot:
+            self._end([])
+            self._shot = shot
+        self._end(
+            [t for t in self._active if sample - t.faces[-1].sample <= self.params.max_gap + 1]
+        )
+        found: list[Track | None] = [None] * len(faces)
+        if self._active and faces:
+            overlap = np.array([[iou(t.faces[-1].box, f.box) for f in faces] for t in self._active])
+            rows, columns = linear_sum_assignment(-overlap)
+            for row, column in zip(rows, columns, strict=True):
+                if overlap[row, column] >= self.params.iou:
+                    self._active[row].faces.append(faces[column])
+                    found[column] = self._active[row]
+        for column, face in enumerate(faces):
+            if found[column] is None:
+                track = Track(shot=shot, faces=[face])
+                self.tracks.append(track)
+                self._active.append(track)
+                found[column] = track
+        return [track for track in found if track is not None]
+
+    def finished(self, *, all_: bool = False) -> list[Track]:
+        """The tracks ended since the last call; ``all_``: every track still open too (the
+        video ended)."""
+        if all_:
+            self._end([])
+        ended, self._ended = self._ended, []
+        return ended
+
+    def _end(self, keep: list[Track]) -> None:
+        kept = {id(track) for track in keep}
+        self._ended += [track for track in self._active if id(track) not in kept]
+        self._active = keep
+
+
 def link_tracks(
     faces_per_sample: Sequence[Sequence[TrackedFace]],
     shots: Sequence[int],
     params: TrackParams = TrackParams(),
 ) -> list[Track]:
     """Tracks of the faces, in the order they start."""
-    from scipy.optimize import linear_sum_assignment
-
-    tracks: list[Track] = []
-    active: list[Track] = []
+    tracker = Tracker(params)
     for sample, faces in enumerate(faces_per_sample):
-        if sample and shots[sample] != shots[sample - 1]:
-            active = []
-        active = [t for t in active if sample - t.faces[-1].sample <= params.max_gap + 1]
-        matched: set[int] = set()
-        if active and faces:
-            overlap = np.array([[iou(t.faces[-1].box, f.box) for f in faces] for t in active])
-            rows, columns = linear_sum_assignment(-overlap)
-            for row, column in zip(rows, columns, strict=True):
-                if overlap[row, column] >= params.iou:
-                    active[row].faces.append(faces[column])
-                    matched.add(column)
-        for column, face in enumerate(faces):
-            if column not in matched:
-                track = Track(shot=shots[sample], faces=[face])
-                tracks.append(track)
-                active.append(track)
-    return tracks
+        tracker.add(sample, shots[sample], faces)
+    return tracker.tracks

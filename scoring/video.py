@@ -55,6 +55,8 @@ def video_info(
 
     try:
         with av.open(str(path)) as container:
+            if container.format.name in STILL_FORMATS or container.format.name.endswith("_pipe"):
+                raise VideoRejected("not a video: a single image")
             if not container.streams.video:
                 kind = "audio only" if container.streams.audio else "no video stream"
                 raise VideoRejected(f"not a video: {kind}")
@@ -110,6 +112,36 @@ def sampled_frames(
             time = float(frame.time) if frame.time is not None else index / rate
             report.samples.append(index)
             yield SampledFrame(index=index, time=time, pixels=pixels)
+
+
+def frame_at(path: Path, time: float) -> np.ndarray:
+    """The frame shown at ``time`` seconds, upright: (H, W, 3) uint8 RGB. Seeks to the key frame
+    before it and decodes forward to the frame whose timestamp is nearest."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        base = float(stream.time_base or 0) or 1 / 90_000
+        container.seek(max(0, int(time / base)), stream=stream, backward=True)
+        best, best_gap = None, float("inf")
+        for frame in container.decode(stream):
+            at = float(frame.time) if frame.time is not None else 0.0
+            gap = abs(at - time)
+            if gap > best_gap:
+                break  # past it
+            best, best_gap = frame, gap
+            if gap < 1e-6:
+                break
+        if best is None:
+            raise VideoRejected(f"no frame at {time:.3f} s")
+        pixels: np.ndarray = best.to_ndarray(format="rgb24")
+        if turns := _clockwise(best) // 90:
+            pixels = np.ascontiguousarray(np.rot90(pixels, -turns))
+        return pixels
+
+
+# FFmpeg reads single pictures as one-frame "videos"; they are not titles.
+STILL_FORMATS = {"image2", "webp_pipe", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe"}
 
 
 def _seconds(container, stream) -> float:

@@ -143,4 +143,9 @@ def scored_title(tmp_path, media_root, transactional_db):
     quality_models.quality_assign(run=run)
     steps.selections_replace(run=run)
     steps.crops_make(run=run)
+    ScoringRun.objects.filter(pk=run.pk).update(
+        status=ScoringRun.Status.DONE, step=ScoringRun.Step.DONE
+    )
+    Title.objects.filter(pk=title.pk).update(status=Title.Status.SCORED)
+    title.refresh_from_db()
     return title

@@ -94,6 +94,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "status",
             "images_done",
             "images_total",
+            "faces_found",
+            "started_at",
             "title",
             "error",
             "summary",

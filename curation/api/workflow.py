@@ -31,8 +31,9 @@ class ImportJobViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Imports: POST a zip (multipart ``name`` and ``upload``) to start one on a worker; GET to
-    follow its progress and read its report."""
+    """Imports: POST a video or a zip of cluster folders (multipart ``name`` and ``upload``) to
+    start one on a worker; GET to follow its progress (``images_done`` counts a video's sampled
+    frames) and read its report (``summary.video`` for a video)."""
 
     serializer_class = ImportJobSerializer
     parser_classes = [MultiPartParser, FormParser]

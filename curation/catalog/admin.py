@@ -56,7 +56,7 @@ class TitleAdmin(admin.ModelAdmin):
 
 @admin.register(Frame)
 class FrameAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "source_name", "title", "width", "height"]
+    list_display = ["thumbnail", "source_name", "title", "index", "time", "width", "height"]
     list_filter = ["title"]
     search_fields = ["source_name"]
     list_select_related = ["title"]
@@ -64,15 +64,19 @@ class FrameAdmin(admin.ModelAdmin):
 
     @admin.display(description="image")
     def thumbnail(self, frame):
+        if not frame.image:
+            return "in the video"
         return format_html('<img src="{}" alt="" style="height:64px">', frame.image.url)
 
 
 @admin.register(Cluster)
 class ClusterAdmin(admin.ModelAdmin):
-    list_display = ["label", "title", "face_count", "sample"]
-    list_filter = ["title"]
+    list_display = ["label", "title", "role", "face_count", "sample"]
+    list_filter = ["title", "role"]
     search_fields = ["label", "title__name"]
     list_select_related = ["title"]
+    # Curation goes through the cluster page, where every change is logged and undoable.
+    readonly_fields = ["role", "stale"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(face_count=Count("faces"))
@@ -93,7 +97,7 @@ class FaceAdmin(admin.ModelAdmin):
     search_fields = ["cluster__label", "frame__source_name"]
     list_select_related = ["cluster", "cluster__title"]
     readonly_fields = ["thumbnail"]
-    raw_id_fields = ["frame", "cluster"]
+    raw_id_fields = ["frame", "cluster", "track"]
 
     @admin.display(description="face")
     def thumbnail(self, face):

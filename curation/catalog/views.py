@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -15,12 +16,15 @@ from django.views.decorators.cache import cache_control
 
 from curation.accounts.roles import admin_required, is_curation_admin
 from curation.catalog.thumbnails import face_crop_response
+from curation.clusters.queries import cluster_curation
+from curation.clusters.service import stale_clusters, undoable_edit
 from curation.listing import listing
 from curation.models import Cluster, Face, Selection, Title
 from curation.scoring_runs.queries import cluster_rows, picks_source, run_progress, scoring_notes
 from curation.scoring_runs.service import run_latest
 
 FACES_PER_CLUSTER = 8
+FACES_PER_PAGE = 120
 MEDIA_IMAGE_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -32,6 +36,7 @@ MEDIA_IMAGE_TYPES = {
     ".tiff": "image/tiff",
 }
 RANKING_SAMPLES = 8
+EDITS_SHOWN = 20
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -106,6 +111,9 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
             "selectors": Selection.Selector.labels,
             "notes": scoring_notes(title),
             "source": picks_source(title),
+            "edits": title.cluster_edits.select_related("made_by")[:EDITS_SHOWN],
+            "undoable": undoable_edit(title),
+            "stale": len(stale_clusters(title)),
             **run_progress(title, run_latest(title)),
         },
     )
@@ -115,7 +123,7 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
 @cache_control(private=True, max_age=3600)
 def face_crop(request: HttpRequest, face_id: int) -> FileResponse:
     """The face with a margin around its box, as a small JPEG (thumbnails in lists)."""
-    face = get_object_or_404(Face.objects.select_related("frame"), pk=face_id)
+    face = get_object_or_404(Face.objects.select_related("frame__title", "title"), pk=face_id)
     return face_crop_response(face)
 
 
@@ -142,16 +150,20 @@ def media(request: HttpRequest, path: str) -> FileResponse:
 @admin_required
 def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster.objects.select_related("title"), pk=cluster_id)
-    ranked = list(cluster.faces.order_by(F("quality").desc(nulls_last=True), "pk"))
-    sampled = [
-        (f"rank {rank + 1} of {len(ranked)}", ranked[rank]) for rank in _equal_steps(len(ranked))
-    ]
+    ordered = cluster.faces.select_related("frame").order_by(
+        F("quality").desc(nulls_last=True), "pk"
+    )
+    ranked = list(ordered.values_list("pk", flat=True))
+    page = Paginator(ordered, FACES_PER_PAGE).get_page(request.GET.get("page"))
+    steps = _equal_steps(len(ranked))
+    sampled_faces = Face.objects.select_related("frame").in_bulk([ranked[r] for r in steps])
+    sampled = [(f"rank {rank + 1} of {len(ranked)}", sampled_faces[ranked[rank]]) for rank in steps]
     selections = {s.selector: s for s in cluster.selections.select_related("face")}
     filtering = selections.get(Selection.Selector.FILTERING)
     stage_faces = {}
     if filtering:
         ids = [stage["best_face"] for stage in filtering.details.get("stages", [])]
-        stage_faces = Face.objects.in_bulk(ids)
+        stage_faces = Face.objects.select_related("frame").in_bulk(ids)
     figure2 = [
         {
             "label": f"{number}. {stage['feature']} · {stage['survivors']} left",
@@ -170,14 +182,17 @@ def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
         {
             "cluster": cluster,
             "title": cluster.title,
+            "face_count": len(ranked),
             "ranked": [
-                (f"#{rank + 1}", face, picked_by.get(face.pk, []))
-                for rank, face in enumerate(ranked)
+                (f"#{rank}", face, picked_by.get(face.pk, []))
+                for rank, face in enumerate(page, start=page.start_index())
             ],
+            "page": page,
             "sampled": sampled,
+            **cluster_curation(cluster),
             "figure2": figure2,
             "notes": scoring_notes(cluster.title),
-            "identity_measured": sum(face.identity is not None for face in ranked),
+            "identity_measured": cluster.faces.exclude(identity=None).count(),
         },
     )
 

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from curation.imports.service import ImportFailed, title_import
 from curation.models import ImportJob
@@ -46,10 +47,13 @@ def import_job_run(*, job_id: int) -> None:
         if job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
             return
         job.status = ImportJob.Status.RUNNING
-        job.save(update_fields=["status", "updated_at"])
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "started_at", "updated_at"])
 
-    def progress(done: int, total: int) -> None:
-        ImportJob.objects.filter(pk=job_id).update(images_done=done, images_total=total)
+    def progress(done: int, total: int, faces: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(
+            images_done=done, images_total=total, faces_found=faces
+        )
 
     try:
         summary = title_import(
@@ -77,3 +81,21 @@ def _finish(job: ImportJob, *, status: str, error: str = "", summary: dict | Non
     # The report stays on the job; the uploaded archive is no longer needed.
     job.upload.delete(save=False)
     ImportJob.objects.filter(pk=job.pk).update(upload="")
+
+
+def job_is_video(job: ImportJob) -> bool:
+    if job.summary:
+        return bool(job.summary.get("video"))
+    name = job.upload.name or ""
+    return bool(name) and not name.lower().endswith(".zip")
+
+
+def job_speed(job: ImportJob) -> dict[str, float] | None:
+    """Work done per second and the seconds left at that pace, once there is a pace."""
+    if job.started_at is None or not job.images_done or job.status != ImportJob.Status.RUNNING:
+        return None
+    seconds = (timezone.now() - job.started_at).total_seconds()
+    if seconds <= 0:
+        return None
+    rate = job.images_done / seconds
+    return {"rate": round(rate, 1), "left": round((job.images_total - job.images_done) / rate)}

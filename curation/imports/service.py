@@ -8,10 +8,10 @@ folder, and the transaction takes the rows with it.
 
 from __future__ import annotations
 
-import functools
 import secrets
 import shutil
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,10 +30,12 @@ from curation.imports.sources import (
     SourceError,
     open_source,
 )
+from curation.imports.video import VideoImportFailed, video_import
 from curation.models import Cluster, Face, Frame, Title
-from scoring.detect import Choice, FaceDetector, choose_face
+from curation.scoring_runs.extractors import face_detector
+from scoring.detect import Choice, choose_face
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int, int], None]  # done, total, faces found
 
 
 class ImportFailed(Exception):
@@ -52,6 +54,7 @@ class ImportSummary:
     rejected: list[dict[str, str]] = field(default_factory=list)
     ambiguous: list[dict[str, object]] = field(default_factory=list)
     empty_clusters: list[str] = field(default_factory=list)
+    video: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0
     faces_per_second: float = 0.0
 
@@ -69,12 +72,6 @@ class _Image:
     width: int
     height: int
     choice: Choice
-
-
-@functools.cache
-def face_detector() -> FaceDetector:
-    """One MTCNN per process: loading it costs about a second."""
-    return FaceDetector()
 
 
 def import_limits() -> Limits:
@@ -96,12 +93,15 @@ def title_import(
     folder_name = f"{slugify(name)[:60] or 'title'}-{secrets.token_hex(4)}"
     folder = Path(settings.MEDIA_ROOT) / "titles" / folder_name
     try:
-        with open_source(source, import_limits()) as opened:
-            images, rejected = _read_and_detect(opened, folder, folder_name, progress)
-        summary = _save(
-            name=name, source=source_label or str(source), images=images, rejected=rejected
-        )
-    except SourceError as error:
+        if is_video_source(source):
+            summary = _video_import(source, name, folder, progress, source_label or str(source))
+        else:
+            with open_source(source, import_limits()) as opened:
+                images, rejected = _read_and_detect(opened, folder, folder_name, progress)
+            summary = _save(
+                name=name, source=source_label or str(source), images=images, rejected=rejected
+            )
+    except (SourceError, VideoImportFailed) as error:
         shutil.rmtree(folder, ignore_errors=True)
         raise ImportFailed(str(error)) from None
     except IntegrityError as error:
@@ -116,6 +116,31 @@ def title_import(
     summary.faces_per_second = round(summary.faces / summary.seconds, 2) if summary.seconds else 0
     Title.objects.filter(pk=summary.title_id).update(import_summary=summary.as_dict())
     return summary
+
+
+def _video_import(
+    source: Path, name: str, folder: Path, progress: Progress | None, label: str
+) -> ImportSummary:
+    """A file that is not a zip is taken for a video; one that is not says so."""
+    title, report, frames = video_import(
+        source=source, name=name, folder=folder, progress=progress, source_label=label
+    )
+    return ImportSummary(
+        title_id=title.pk,
+        title=name,
+        source=label,
+        images=int(report["samples"]),  # type: ignore[call-overload]
+        frames=frames,
+        clusters=title.clusters.count(),
+        faces=title.faces.count(),
+        video=report,
+    )
+
+
+def is_video_source(source: Path) -> bool:
+    """Whether an import reads ``source`` as a video: any file but a zip (what is no video is
+    refused by the video reader, whatever its name)."""
+    return source.is_file() and source.suffix.lower() != ".zip" and not zipfile.is_zipfile(source)
 
 
 def validate_title_name(name: str) -> str:
@@ -143,7 +168,7 @@ def _read_and_detect(
     images: list[_Image] = []
     (folder / "frames").mkdir(parents=True, exist_ok=False)
     if progress:
-        progress(0, len(entries))
+        progress(0, len(entries), 0)
     for start in range(0, len(entries), batch_size):
         batch: list[tuple[Entry, DecodedImage, str]] = []
         for entry in entries[start : start + batch_size]:
@@ -171,7 +196,8 @@ def _read_and_detect(
                 )
             )
         if progress:
-            progress(min(start + batch_size, len(entries)), len(entries))
+            found = sum(1 for image in images if image.choice.detection)
+            progress(min(start + batch_size, len(entries)), len(entries), found)
     if not any(image.choice.detection for image in images):
         raise SourceError(f"no face found in any of the {len(images)} readable images")
     return images, rejected

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from curation.accounts.roles import admin_required
 from curation.imports.forms import ImportJobForm
-from curation.imports.jobs import import_job_create
+from curation.imports.jobs import import_job_create, job_is_video, job_speed
 from curation.listing import listing
 from curation.models import Frame, ImportJob
 
@@ -67,7 +67,9 @@ def _job_context(job: ImportJob) -> dict:
     return {
         "job": job,
         "summary": summary,
+        "unit": "sampled frames" if job_is_video(job) else "images",
         "active": job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING),
         "percent": round(100 * job.images_done / job.images_total) if job.images_total else 0,
+        "speed": job_speed(job),
         "ambiguous": [(a, frames.get(a["file"])) for a in ambiguous],
     }

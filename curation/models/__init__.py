@@ -1,6 +1,7 @@
 """The app's tables, one module per feature; everything is importable from here."""
 
-from curation.models.catalog import Cluster, Face, Frame, Title, frame_upload_to
+from curation.models.catalog import Cluster, Face, Frame, Title, Track, frame_upload_to
+from curation.models.clusters import ClusterEdit
 from curation.models.imports import ImportJob
 from curation.models.review import Campaign, Item, Judgment, Lease
 from curation.models.scoring import (
@@ -14,6 +15,7 @@ from curation.models.scoring import (
 __all__ = [
     "Campaign",
     "Cluster",
+    "ClusterEdit",
     "Face",
     "FilterConfig",
     "Frame",
@@ -26,5 +28,6 @@ __all__ = [
     "ScoringRun",
     "Selection",
     "Title",
+    "Track",
     "frame_upload_to",  # migrations name it here
 ]

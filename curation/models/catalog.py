@@ -21,6 +21,13 @@ class Title(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     source = models.CharField(max_length=1000, blank=True, help_text="Where it was imported from.")
+    video = models.FileField(
+        upload_to="titles/",
+        max_length=500,
+        blank=True,
+        help_text="The video file, for a title imported from one: its frames are read from it.",
+    )
+    seconds = models.FloatField(null=True, blank=True, help_text="The video's length.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.IMPORTED)
     error = models.TextField(blank=True)
     import_summary = models.JSONField(default=dict, blank=True)
@@ -39,13 +46,19 @@ def frame_upload_to(frame: Frame, filename: str) -> str:
 
 
 class Frame(models.Model):
-    """A source image: a still from the video, or one photo of a cluster folder."""
+    """A source image: a photo of a cluster folder (``image``), or a still of the title's video
+    (``index`` and ``time``), read again from the video when its pixels are needed."""
 
     title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="frames")
     index = models.IntegerField(null=True, blank=True, help_text="Frame number in the video.")
+    time = models.FloatField(null=True, blank=True, help_text="Seconds from the video's start.")
     source_name = models.CharField(max_length=1000, help_text="Path inside the imported source.")
     image = models.ImageField(
-        upload_to=frame_upload_to, width_field="width", height_field="height", max_length=500
+        upload_to=frame_upload_to,
+        width_field="width",
+        height_field="height",
+        max_length=500,
+        blank=True,
     )
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
@@ -68,10 +81,20 @@ class Frame(models.Model):
 
 
 class Cluster(models.Model):
-    """The faces of one actor in a title."""
+    """The faces of one actor in a title, or the faces that fit no actor (``UNASSIGNED``), or a
+    group a person marked as no actor (``NOT_ACTOR``). Only actors get picks."""
+
+    class Role(models.TextChoices):
+        ACTOR = "actor"
+        UNASSIGNED = "unassigned"
+        NOT_ACTOR = "not_actor", "not an actor"
 
     title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="clusters")
     label = models.CharField(max_length=200)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ACTOR)
+    stale = models.BooleanField(
+        default=False, help_text="Its faces changed since its picks were computed."
+    )
     identity_run = models.ForeignKey(
         "ScoringRun",
         null=True,
@@ -92,6 +115,29 @@ class Cluster(models.Model):
         return f"{self.title.name}/{self.label}"
 
 
+class Track(models.Model):
+    """The faces of one person followed across the sampled frames of one shot of a video.
+
+    ``background`` marks a small or brief track (a crowd, a passer-by): its faces are kept, and
+    not offered as picks."""
+
+    title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="tracks")
+    number = models.PositiveIntegerField(help_text="In the order the tracks start.")
+    shot = models.PositiveIntegerField()
+    background = models.BooleanField(default=False)
+    start = models.FloatField(help_text="Seconds from the video's start.")
+    end = models.FloatField()
+
+    class Meta:
+        ordering = ["title", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["title", "number"], name="track_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"track {self.number} of {self.title_id}"
+
+
 class Face(models.Model):
     """One detected face, with its features once they are computed.
 
@@ -102,6 +148,12 @@ class Face(models.Model):
     title = models.ForeignKey(Title, on_delete=models.CASCADE, related_name="faces")
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="faces")
     frame = models.ForeignKey(Frame, on_delete=models.CASCADE, related_name="faces")
+    track = models.ForeignKey(
+        Track, null=True, blank=True, on_delete=models.CASCADE, related_name="faces"
+    )
+    background = models.BooleanField(
+        default=False, help_text="Small or brief in the video: kept, not offered as a pick."
+    )
     box_x = models.FloatField()
     box_y = models.FloatField()
     box_w = models.FloatField()
@@ -171,7 +223,13 @@ class Face(models.Model):
                 condition=Q(sharpness__isnull=True) | (Q(sharpness__gte=0) & Q(sharpness__lte=1)),
                 name="face_sharpness_unit",
             ),
-            models.UniqueConstraint(fields=["cluster", "frame"], name="face_once_per_frame"),
+            # A photo shows its cluster's person once; a video frame may show anyone twice until
+            # its clusters are curated.
+            models.UniqueConstraint(
+                fields=["cluster", "frame"],
+                condition=Q(track__isnull=True),
+                name="face_once_per_frame",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from curation.models.catalog import Title
 
 
 class ImportJob(models.Model):
-    """An import started from the admin: the uploaded zip, its progress and its report.
+    """An import started from the app: the uploaded video or zip, its progress and its report.
 
     The job outlives a failed import, so the admin can read why it failed, while the import
     itself leaves no title behind.
@@ -29,8 +29,12 @@ class ImportJob(models.Model):
         help_text="A .zip of cluster folders; removed once imported.",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    images_done = models.PositiveIntegerField(default=0)
+    images_done = models.PositiveIntegerField(
+        default=0, help_text="Images read, or for a video the sampled frames."
+    )
     images_total = models.PositiveIntegerField(default=0)
+    faces_found = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     title = models.ForeignKey(

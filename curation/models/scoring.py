@@ -106,6 +106,11 @@ class ScoringRun(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     step = models.CharField(max_length=16, choices=Step.choices, default=Step.FEATURES)
     chunk_size = models.PositiveIntegerField(default=64)
+    clusters = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The clusters it recomputes (ids), after a curation; empty: the whole title.",
+    )
     faces_total = models.PositiveIntegerField(default=0)
     faces_done = models.PositiveIntegerField(default=0)
     clusters_total = models.PositiveIntegerField(default=0)

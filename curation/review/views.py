@@ -12,12 +12,14 @@ from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from curation.accounts.roles import admin_required
+from curation.catalog.frames import frame_jpeg
 from curation.catalog.thumbnails import face_crop_response
 from curation.listing import listing
 from curation.models import Campaign, Item
@@ -146,12 +148,14 @@ def _item_context(request: HttpRequest, campaign: Campaign, notice: str = "") ->
 
 
 @cache_control(private=True, max_age=3600)
-def item_image(request: AnnotatorRequest, item_id: int, slot: str) -> FileResponse:
+def item_image(request: AnnotatorRequest, item_id: int, slot: str) -> HttpResponseBase:
     """An item's picture by slot: ``headshot``, ``face`` and ``frame`` of a graded face, or the
     ``left`` and ``right`` headshots of an A/B pair as this annotator sees them. Only for an
     annotator who holds the item's lease or judged it; the file name says only the slot."""
     item = get_object_or_404(
-        Item.objects.select_related("campaign", "face__frame", "face_b__frame", "reference__frame"),
+        Item.objects.select_related(
+            "campaign", "face__frame__title", "face_b__frame", "reference__frame"
+        ),
         pk=item_id,
     )
     if (
@@ -162,12 +166,13 @@ def item_image(request: AnnotatorRequest, item_id: int, slot: str) -> FileRespon
     ):
         raise Http404("no such image")
     response = _slot_image(request, item, slot)
-    suffix = Path(item.face.frame.image.name).suffix if slot == "frame" else ".jpg"
+    frame_image = item.face.frame.image.name
+    suffix = Path(frame_image).suffix if slot == "frame" and frame_image else ".jpg"
     response["Content-Disposition"] = f'inline; filename="{slot}{suffix}"'
     return response
 
 
-def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> FileResponse:
+def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> HttpResponseBase:
     """The picture as it was when the campaign was made: the item's face and headshot file,
     whatever scoring has picked since."""
     if slot == "reference":  # another face of the person, never a pick
@@ -184,7 +189,9 @@ def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> FileRespons
     if slot == "face":
         return face_crop_response(face, size=320)
     if slot == "frame":
-        return FileResponse(face.frame.image.open("rb"))
+        if face.frame.image:
+            return FileResponse(face.frame.image.open("rb"))
+        return HttpResponse(frame_jpeg(face.frame), content_type="image/jpeg")
     if not crop or not default_storage.exists(crop):
         return face_crop_response(face, size=600)
     return FileResponse(default_storage.open(crop, "rb"), content_type="image/jpeg")

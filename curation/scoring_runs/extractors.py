@@ -33,6 +33,14 @@ def feature_extractor() -> FeatureExtractor:
 
 
 @functools.cache
+def face_detector():
+    """One MTCNN per process: loading it costs about a second."""
+    from scoring.detect import FaceDetector
+
+    return FaceDetector()
+
+
+@functools.cache
 def face_embedder():
     """dlib's face descriptor (torch), loaded once per worker process."""
     from scoring.dlib_resnet import DlibFaceEmbedder

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
@@ -24,7 +25,7 @@ from curation import queueing
 from curation.errors import first_line
 from curation.models import Face, QualityModel, QualityTraining, ScoringRun
 from curation.scoring_runs.extractors import feature_version
-from curation.scoring_runs.steps import feature_table
+from curation.scoring_runs.steps import feature_table, run_clusters
 from scoring.quality import QualityModel as TrainedQualityModel
 from scoring.quality import QualityParams, train_quality_model
 
@@ -80,9 +81,17 @@ def _quality_models_locked() -> None:
         QualityModel.objects.filter(pk__lt=0).update(is_active=False)
 
 
-@functools.lru_cache(maxsize=4)
 def load_quality_model(artifact_name: str) -> TrainedQualityModel:
-    return TrainedQualityModel.load(default_storage.path(artifact_name))
+    """The stored model, loaded once per file: a file written again under the same name (a
+    database restored, a version number reused) is loaded again."""
+    path = default_storage.path(artifact_name)
+    found = os.stat(path)
+    return _load_quality_model(path, found.st_mtime_ns, found.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_quality_model(path: str, mtime_ns: int, size: int) -> TrainedQualityModel:
+    return TrainedQualityModel.load(path)
 
 
 class NotEnoughFaces(Exception):
@@ -165,7 +174,7 @@ def _jsonable(value) -> dict:
 
 def quality_assign(*, run: ScoringRun) -> None:
     record, model = quality_model_active(run=run)
-    faces = list(Face.objects.filter(title=run.title).order_by("pk"))
+    faces = list(Face.objects.filter(cluster__in=run_clusters(run)).order_by("pk"))
     versions = {face.feature_version for face in faces}
     if len(versions) > 1:
         raise ValueError(f"the title's faces carry {len(versions)} feature versions: rescore it")

@@ -16,6 +16,10 @@ def face_record(face: Face) -> dict:
         "cluster": face.cluster.label,
         "source": face.frame.source_name,
         "frame": face.frame.image.name,
+        "frame_index": face.frame.index,
+        "frame_time": face.frame.time,
+        "track": face.track.number if face.track else None,
+        "background": face.background,
         "box": [round(v, 2) for v in face.box],
         "landmarks": face.landmarks,
         "confidence": face.confidence,
@@ -63,7 +67,7 @@ def title_selections(title: Title) -> dict:
     result: dict[str, dict] = defaultdict(dict)
     selections = (
         Selection.objects.filter(cluster__title=title)
-        .select_related("cluster", "face__frame", "face__cluster")
+        .select_related("cluster", "face__frame", "face__cluster", "face__track")
         .order_by("cluster__label", "selector")
     )
     for selection in selections:

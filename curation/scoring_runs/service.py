@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from curation.errors import first_line
-from curation.models import Cluster, Face, ScoringRun, Selection, Title
+from curation.models import Face, ScoringRun, Selection, Title
 from curation.queueing import (
     SCORE_CROPS,
     SCORE_FEATURES,
@@ -48,9 +48,14 @@ class ScoringRefused(Exception):
     """The title cannot be scored now; the message says why."""
 
 
-def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
+def scoring_start(
+    *, title: Title, chunk_size: int = 64, clusters: list[int] | None = None
+) -> ScoringRun:
     """Create a run and send its feature chunks to the workers. When the queue cannot be
-    reached, nothing changes: the run is removed and the title keeps its status and error."""
+    reached, nothing changes: the run is removed and the title keeps its status and error.
+
+    ``clusters``: recompute only these (after a curation changed them): their faces' features
+    are measured only where missing, their identity, quality and picks are computed again."""
 
     with transaction.atomic():
         title = Title.objects.select_for_update().get(pk=title.pk)
@@ -59,21 +64,26 @@ def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
         ).first()
         if active is not None:
             raise ScoringRefused(f"title {title.name!r} is already being scored (run {active.pk})")
-        face_ids = list(
-            Face.objects.filter(title=title).order_by("pk").values_list("pk", flat=True)
-        )
-        if not face_ids:
+        scope = title.clusters.all()
+        if clusters is not None:
+            scope = scope.filter(pk__in=clusters)
+            if not scope.exists():
+                raise ScoringRefused(f"none of these clusters is in {title.name!r}")
+        elif not Face.objects.filter(title=title).exists():
             raise ScoringRefused(f"title {title.name!r} has no faces to score")
         before = {"status": title.status, "error": title.error}
         run = ScoringRun.objects.create(
             title=title,
             chunk_size=chunk_size,
-            faces_total=len(face_ids),
-            clusters_total=title.clusters.filter(faces__isnull=False).distinct().count(),
+            clusters=sorted(clusters or []),
+            clusters_total=scope.filter(faces__isnull=False).distinct().count(),
             status=ScoringRun.Status.QUEUED,
             step_started_at=timezone.now(),
             progress_at=timezone.now(),
         )
+        face_ids = list(steps.faces_to_measure(run).order_by("pk").values_list("pk", flat=True))
+        run.faces_total = len(face_ids)
+        run.save(update_fields=["faces_total"])
         title.status = Title.Status.SCORING
         title.error = ""
         title.save(update_fields=["status", "error", "updated_at"])
@@ -81,6 +91,10 @@ def scoring_start(*, title: Title, chunk_size: int = 64) -> ScoringRun:
     try:
         for chunk in chunks:
             enqueue(SCORE_FEATURES, run.pk, chunk, retry=False)
+        if not chunks:  # every face measured already: on to identity
+            _advance(
+                run_id=run.pk, finished=ScoringRun.Step.FEATURES, then=ScoringRun.Step.IDENTITY
+            )
     except QueueUnavailable:
         with transaction.atomic():
             ScoringRun.objects.filter(pk=run.pk).delete()
@@ -149,16 +163,15 @@ def identity_chunk_run(*, run_id: int, cluster_ids: list[int]) -> None:
 
 def _identity_pending(run: ScoringRun):
     """The run's clusters with faces whose identity this run has not measured yet."""
-    return (
-        Cluster.objects.filter(title_id=run.title_id, faces__isnull=False)
-        .exclude(identity_run=run)
-        .distinct()
-    )
+    return steps.run_clusters(run).filter(faces__isnull=False).exclude(identity_run=run).distinct()
 
 
 def _identity_send(run: ScoringRun) -> None:
-
+    """Send the identity chunks; a run with no cluster to measure (its clusters were emptied by
+    a curation) goes straight on to quality."""
     pending = list(_identity_pending(run).order_by("pk").values_list("pk", flat=True))
+    if not pending:
+        _advance(run_id=run.pk, finished=ScoringRun.Step.IDENTITY, then=ScoringRun.Step.QUALITY)
     for start in range(0, len(pending), CLUSTERS_PER_TASK):
         enqueue(SCORE_IDENTITY, run.pk, pending[start : start + CLUSTERS_PER_TASK])
 
@@ -256,7 +269,7 @@ def _missing_work_send(run: ScoringRun) -> None:
 
     if run.step == ScoringRun.Step.FEATURES:
         missing = list(
-            Face.objects.filter(title_id=run.title_id)
+            steps.faces_to_measure(run)
             .exclude(features_run=run)
             .order_by("pk")
             .values_list("pk", flat=True)

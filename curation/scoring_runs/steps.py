@@ -12,18 +12,16 @@ import io
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from PIL import Image
 
-from curation.imports.images import decode_image
+from curation.catalog.frames import frame_pixels, title_folder
 from curation.models import Cluster, Face, ScoringRun, Selection
-from curation.scoring_runs.extractors import face_embedder, feature_extractor
+from curation.scoring_runs.extractors import face_embedder, feature_extractor, feature_version
 from curation.scoring_runs.filter_configs import filter_stages, fiqa_guards
 from scoring.crop import CropParams, HeadshotCrop, headshot_box, render_headshot
 from scoring.features import FEATURE_NAMES, FeatureTable
@@ -40,21 +38,23 @@ from scoring.selectors import (
 MEASURED_FIELDS = tuple(name for name in FEATURE_NAMES if name != "identity")
 
 
-def frame_pixels(face: Face) -> np.ndarray:
-    with face.frame.image.open("rb") as handle:
-        data = handle.read()
-    return decode_image(data, max_pixels=settings.IMPORT_MAX_IMAGE_PIXELS).pixels
-
-
 def features_compute(*, run: ScoringRun, face_ids: Sequence[int]) -> int:
-    """Compute and store the features of these faces, one decode per frame; returns the count."""
+    """Compute and store the features of these faces, one decode per frame; returns the count.
+
+    Faces measured at import (a video's, while its frame was decoded) by the same extractors
+    and by no run yet are taken as they are: the video is not decoded again for them."""
     extractor = feature_extractor()
-    faces = list(Face.objects.filter(pk__in=face_ids).select_related("frame").order_by("frame"))
+    faces = list(
+        Face.objects.filter(pk__in=face_ids).select_related("frame__title").order_by("frame")
+    )
     by_frame: dict[int, list[Face]] = defaultdict(list)
     for face in faces:
-        by_frame[face.frame_id].append(face)
+        if face.features_run_id is None and face.feature_version == extractor.version:
+            face.identity, face.embedding, face.features_run = None, None, run
+        else:
+            by_frame[face.frame_id].append(face)
     for group in by_frame.values():
-        image = frame_pixels(group[0])
+        image = frame_pixels(group[0].frame)
         boxes = np.array([face.box for face in group], dtype=np.float64)
         landmarks = np.array([face.landmarks for face in group], dtype=np.float64)
         table = extractor.extract(image, boxes, landmarks)
@@ -80,7 +80,7 @@ def identity_compute(*, run: ScoringRun, cluster_ids: Sequence[int]) -> int:
     embedder = face_embedder()
     embedded = 0
     for cluster in Cluster.objects.filter(pk__in=cluster_ids, title=run.title):
-        faces = list(cluster.faces.select_related("frame").order_by("pk"))
+        faces = list(cluster.faces.select_related("frame__title").order_by("pk"))
         rows: np.ndarray | list[int] = (
             embedding_rows(candidate_priority(feature_table(faces))) if faces else []
         )
@@ -91,7 +91,7 @@ def identity_compute(*, run: ScoringRun, cluster_ids: Sequence[int]) -> int:
         chips, order = [], []  # aligned chips from each frame, embedded in batches after
         for group in by_frame.values():
             boxes = np.array([face.box for face in group], dtype=np.float64)
-            chips.append(embedder.chips(frame_pixels(group[0]), boxes))
+            chips.append(embedder.chips(frame_pixels(group[0].frame), boxes))
             order += [face.pk for face in group]
         embedded_chips = embedder.embed_chips(np.concatenate(chips)) if chips else []
         vectors = dict(zip(order, embedded_chips, strict=True))
@@ -119,8 +119,23 @@ def feature_table(faces: Sequence[Face]) -> FeatureTable:
     )
 
 
+def run_clusters(run: ScoringRun):
+    """The clusters a run scores: the title's, or those it recomputes after a curation."""
+    clusters = Cluster.objects.filter(title_id=run.title_id)
+    return clusters.filter(pk__in=run.clusters) if run.clusters else clusters
+
+
+def faces_to_measure(run: ScoringRun):
+    """The faces whose features a run computes: every face of the title, or, when it recomputes
+    curated clusters, only their faces not measured by the current extractors."""
+    faces = Face.objects.filter(cluster__in=run_clusters(run))
+    return faces.exclude(feature_version=feature_version()) if run.clusters else faces
+
+
 def selections_replace(*, run: ScoringRun) -> int:
-    """Every selector for every cluster; the title's old selections are replaced atomically."""
+    """Every selector for each of the run's actor clusters, from its faces that are not in the
+    background; the old selections of the run's clusters are replaced atomically. Unassigned
+    faces and clusters marked as no actor get none."""
     filter_version, stages = filter_stages()
     guards = fiqa_guards()
     fiqa_version = "fiqa:guards=" + ("+".join(stage.feature for stage in guards) or "none")
@@ -128,10 +143,14 @@ def selections_replace(*, run: ScoringRun) -> int:
         raise ValueError("the run has no quality model: the quality step assigns one first")
     quality_version = f"regression:v{run.quality_model.version}"
     picks: list[Selection] = []
+    clusters = run_clusters(run)
     faces_by_cluster: dict[int, list[Face]] = defaultdict(list)
-    for face in Face.objects.filter(title=run.title).order_by("pk"):
+    candidates = Face.objects.filter(
+        cluster__in=clusters.filter(role=Cluster.Role.ACTOR), background=False
+    )
+    for face in candidates.order_by("pk"):
         faces_by_cluster[face.cluster_id].append(face)
-    for cluster in Cluster.objects.filter(title=run.title):
+    for cluster in clusters:
         faces = faces_by_cluster.get(cluster.pk)
         if not faces:
             continue
@@ -169,7 +188,8 @@ def selections_replace(*, run: ScoringRun) -> int:
                 )
             )
     with transaction.atomic():
-        Selection.objects.filter(cluster__title=run.title).delete()
+        Selection.objects.filter(cluster__in=clusters).delete()
+        clusters.update(stale=False)
         Selection.objects.bulk_create(picks)
     return len(picks)
 
@@ -179,7 +199,7 @@ def crops_make(*, run: ScoringRun, limit: int | None = None) -> int:
     by the selectors that picked it); returns how many selections got one."""
     pending = list(
         Selection.objects.filter(cluster__title=run.title, crop="")
-        .select_related("face__frame", "cluster")
+        .select_related("face__frame__title", "face__title", "cluster")
         .order_by("face_id")[:limit]
     )
     params = CropParams()
@@ -187,14 +207,14 @@ def crops_make(*, run: ScoringRun, limit: int | None = None) -> int:
     for selection in pending:
         face = selection.face
         if face.pk not in done:
-            image = frame_pixels(face)
+            image = frame_pixels(face.frame)
             crop = headshot_box(
                 face.box, np.asarray(face.landmarks), (face.frame.width, face.frame.height), params
             )
             pixels = render_headshot(image, crop, params)
             buffer = io.BytesIO()
             Image.fromarray(pixels).save(buffer, format="JPEG", quality=92)
-            folder = Path(face.frame.image.name).parent.parent
+            folder = title_folder(face)
             name = default_storage.save(
                 f"{folder}/headshots/face-{face.pk}-run-{run.pk}.jpg",
                 ContentFile(buffer.getvalue()),

@@ -76,7 +76,7 @@ def test_an_import_is_started_by_upload_and_followed(api, media_root, lfw_small)
     not_zip.name = "title.zip"
 
     refused = api.post("/api/imports/", {"name": "api title", "upload": not_zip})
-    assert refused.status_code == 400 and refused.json() == {"upload": ["not a zip file"]}
+    assert refused.status_code == 400 and refused.json() == {"upload": ["not a valid zip file"]}
     started = api.post("/api/imports/", {"name": "api title", "upload": archive})
     assert started.status_code == 202
     job = api.get(f"/api/imports/{started.json()['id']}/").json()

@@ -141,7 +141,7 @@ def test_importing_a_name_twice_fails_cleanly_and_changes_nothing(lfw_small, med
     ("make_source", "message"),
     [
         (lambda root: root / "missing", "does not exist"),
-        (lambda root: _write(root / "plain.txt", b"hello"), "neither a folder"),
+        (lambda root: _write(root / "plain.txt", b"hello"), "neither a video nor a .zip"),
         (lambda root: _write(root / "broken.zip", b"PK\x03\x04 garbage"), "not a valid zip"),
         (lambda root: _mkdir(root / "empty"), "no images found"),
     ],
@@ -176,7 +176,7 @@ def test_an_import_that_fails_while_saving_leaves_zero_rows_and_zero_files(lfw_s
     every frame file was written, and all of them are removed again."""
     files_seen = []
 
-    def other_import_takes_the_name(done: int, total: int) -> None:
+    def other_import_takes_the_name(done: int, total: int, faces: int) -> None:
         files_seen.append(len(files_under(media_root)))
         if done == total:
             Title.objects.create(name="race", status=Title.Status.IMPORTED)

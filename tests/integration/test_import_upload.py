@@ -59,14 +59,15 @@ def test_an_uploaded_zip_is_imported_on_the_worker(client, celery_worker_process
     assert "13/13" in page
 
 
-def test_an_upload_that_is_not_a_zip_is_refused_in_the_form(client, db, media_root):
+def test_an_upload_that_is_neither_zip_nor_video_is_refused_in_the_form(client, db, media_root):
     admin, _ = user_create(username="boss", role="admin")
     client.force_login(admin)
 
     response = upload(client, "bad", b"hello", filename="title.zip")
-
     assert response.status_code == 200
-    assert "not a zip file" in response.content.decode()
+    assert "not a valid zip file" in response.content.decode()
+    response = upload(client, "bad", b"hello", filename="movie.mp4")
+    assert "movie.mp4 is neither a video nor a .zip of cluster folders" in response.content.decode()
     assert ImportJob.objects.count() == 0
 
 

@@ -18,6 +18,8 @@ class Command(BaseCommand):
     def handle(self, *args, name, **options):
         database_ready()
         title = title_named(name)
-        faces = title.faces.select_related("frame", "cluster").order_by("cluster__label", "pk")
+        faces = title.faces.select_related("frame", "cluster", "track").order_by(
+            "cluster__label", "pk"
+        )
         for face in faces.iterator(chunk_size=2000):
             self.stdout.write(json.dumps(face_record(face)))

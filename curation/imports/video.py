@@ -1,0 +1,224 @@
+"""A video file becomes a title: its faces, tracks and actor clusters, from one decode pass.
+
+Like a folder import, it works in two phases so that a failure leaves no partial title: the
+video is copied under a fresh folder of the media root (it stays the title's source) and read
+once, storing a small thumbnail per face while its frame is decoded; then every row is inserted
+in one transaction. Full frames are not stored: the few that need their pixels again are read
+from the video at their time (``catalog.frames``).
+
+A video that breaks off mid-way keeps the faces of what decoded; the report says where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from curation.catalog.thumbnails import SIZES, thumbnail_jpeg
+from curation.models import Cluster, Face, Frame, Title, Track
+from curation.scoring_runs.extractors import face_detector, face_embedder, feature_extractor
+from scoring.actors import UNASSIGNED
+from scoring.video import SampledFrame, VideoInfo, VideoRejected, video_info
+from scoring.video_faces import VideoFace, VideoFaces, VideoParams, video_faces
+
+THUMBNAIL = SIZES[0]  # the size lists show; larger ones are made from the video when asked
+UNASSIGNED_LABEL = "unassigned"
+
+
+class VideoImportFailed(Exception):
+    """Nothing was imported; the message says why in one line."""
+
+
+def video_check(path: Path, *, name: str = "") -> VideoInfo:
+    """The video's header, or ``VideoImportFailed`` when it is no video or over a limit;
+    ``name`` is what messages call it (default: its file name)."""
+    name = name or path.name
+    size = path.stat().st_size
+    if size > settings.VIDEO_MAX_BYTES:
+        raise VideoImportFailed(
+            f"{name} is {size} bytes, over the limit of {settings.VIDEO_MAX_BYTES}"
+        )
+    try:
+        return video_info(
+            path, max_pixels=settings.VIDEO_MAX_PIXELS, max_seconds=settings.VIDEO_MAX_SECONDS
+        )
+    except VideoRejected as error:
+        if str(error).startswith("not a readable video"):
+            raise VideoImportFailed(
+                f"{name} is neither a video nor a .zip of cluster folders ({error})"
+            ) from None
+        raise VideoImportFailed(f"{name}: {error}") from None
+
+
+def video_read(source: Path, info: VideoInfo, folder: Path, progress) -> tuple[VideoFaces, Path]:
+    """Copy the video into ``folder`` and read it once; thumbnails go to ``folder/thumbnails``
+    named by face position, until the faces have their ids."""
+    (folder / "thumbnails").mkdir(parents=True, exist_ok=False)
+    stored = folder / f"video{source.suffix.lower() or '.video'}"
+    shutil.copyfile(source, stored)
+
+    def on_frame(frame: SampledFrame, faces: list[tuple[int, VideoFace]]) -> None:
+        for position, face in faces:
+            (folder / "thumbnails" / f"pending-{position}.jpg").write_bytes(
+                thumbnail_jpeg(frame.pixels, face.box, THUMBNAIL)
+            )
+
+    params = VideoParams(
+        every=settings.VIDEO_EVERY,
+        min_confidence=settings.IMPORT_MIN_CONFIDENCE,
+        batch=settings.VIDEO_BATCH_SIZE,
+    )
+    found = video_faces(
+        stored,
+        info,
+        detector=face_detector(),
+        extractor=feature_extractor(),
+        embedder=face_embedder(),
+        params=params,
+        on_frame=on_frame,
+        progress=progress,
+    )
+    if found.decoded.frames_read == 0:
+        raise VideoImportFailed(f"{source.name}: no frame could be decoded")
+    if not found.faces:
+        raise VideoImportFailed(
+            f"{source.name}: no face found in its {found.samples} sampled frames"
+        )
+    return found, stored
+
+
+@transaction.atomic
+def video_save(
+    *, name: str, source: str, found: VideoFaces, stored: Path, folder: Path
+) -> tuple[Title, dict[str, object]]:
+    """Insert the title's rows; returns the title and the video part of the report."""
+    media = Path(settings.MEDIA_ROOT)
+    info = found.info
+    title = Title.objects.create(
+        name=name,
+        source=source,
+        status=Title.Status.IMPORTED,
+        video=stored.relative_to(media).as_posix(),
+        seconds=round(info.seconds, 3),
+    )
+    frames = Frame.objects.bulk_create(
+        [
+            Frame(
+                title=title,
+                index=frame.index,
+                time=round(frame.time, 4),
+                source_name=f"frame {frame.index}",
+                width=info.width,
+                height=info.height,
+            )
+            for frame in found.frames
+        ],
+        batch_size=1000,
+    )
+    tracks = Track.objects.bulk_create(
+        [
+            Track(
+                title=title,
+                number=number,
+                shot=track.shot,
+                background=track.background,
+                start=round(track.start, 4),
+                end=round(track.end, 4),
+            )
+            for number, track in enumerate(found.tracks, start=1)
+        ],
+        batch_size=1000,
+    )
+    # Actors are numbered by how many faces they have, most first.
+    sizes: dict[int, int] = {}
+    for face in found.faces:
+        actor = found.tracks[face.track].actor
+        sizes[actor] = sizes.get(actor, 0) + 1
+    actors = sorted((a for a in sizes if a != UNASSIGNED), key=lambda a: (-sizes[a], a))
+    clusters = {
+        actor: Cluster(title=title, label=f"actor {number}")
+        for number, actor in enumerate(actors, start=1)
+    }
+    if UNASSIGNED in sizes:
+        clusters[UNASSIGNED] = Cluster(
+            title=title, label=UNASSIGNED_LABEL, role=Cluster.Role.UNASSIGNED
+        )
+    Cluster.objects.bulk_create(clusters.values())
+    version = feature_extractor().version
+    faces: list[Face] = []
+    for face in found.faces:
+        track = found.tracks[face.track]
+        x, y, w, h = face.box
+        measured: dict[str, float | None] = {
+            feature: (value if math.isfinite(value) else None)
+            for feature, value in face.features.items()
+        }
+        if (sharpness := measured.get("sharpness")) is not None:
+            measured["sharpness"] = min(max(sharpness, 0.0), 1.0)
+        faces.append(
+            Face(
+                title=title,
+                cluster=clusters[track.actor],
+                frame=frames[face.frame],
+                track=tracks[face.track],
+                background=track.background,
+                box_x=max(0.0, x),
+                box_y=max(0.0, y),
+                box_w=min(w, info.width - max(0.0, x)),
+                box_h=min(h, info.height - max(0.0, y)),
+                landmarks=[[round(float(px), 2), round(float(py), 2)] for px, py in face.landmarks],
+                confidence=min(max(face.confidence, 0.0), 1.0),
+                feature_version=version,
+                **measured,
+            )
+        )
+    Face.objects.bulk_create(faces, batch_size=1000)
+    for position, row in enumerate(faces):
+        os.replace(
+            folder / "thumbnails" / f"pending-{position}.jpg",
+            folder / "thumbnails" / f"face-{row.pk}-{THUMBNAIL}.jpg",
+        )
+    report = {
+        "seconds": round(info.seconds, 2),
+        "size": f"{info.width}×{info.height}",
+        "fps": round(info.fps, 3),
+        "rotation": info.rotation,
+        "every": settings.VIDEO_EVERY,
+        "frames_read": found.decoded.frames_read,
+        "samples": found.samples,
+        "truncated": found.decoded.truncated,
+        "problem": found.decoded.problem,
+        "tracks": len(found.tracks),
+        "background_tracks": sum(t.background for t in found.tracks),
+        "actors": len(actors),
+        "unassigned_faces": sizes.get(UNASSIGNED, 0),
+        "stage_seconds": {k: round(v, 2) for k, v in found.seconds.items()},
+        "stored_bytes": _bytes_under(folder) - stored.stat().st_size,
+    }
+    return title, report
+
+
+def _bytes_under(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def video_import(
+    *, source: Path, name: str, folder: Path, progress, source_label: str
+) -> tuple[Title, dict[str, object], int]:
+    """Read and save; returns the title, the video report and the frames stored."""
+    started = time.monotonic()
+    info = video_check(source)
+    found, stored = video_read(source, info, folder, progress)
+    title, report = video_save(
+        name=name, source=source_label, found=found, stored=stored, folder=folder
+    )
+    seconds = time.monotonic() - started
+    report["sampled_per_second"] = round(found.samples / seconds, 2) if seconds else 0.0
+    return title, report, len(found.frames)
