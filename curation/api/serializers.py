@@ -30,12 +30,15 @@ class ClusterSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Cluster
-        fields = ["id", "label", "faces"]
+        fields = ["id", "label", "role", "stale", "faces"]
 
 
 class FaceSerializer(serializers.ModelSerializer):
     box = serializers.SerializerMethodField()
     frame = serializers.CharField(source="frame.source_name", read_only=True)
+    frame_index = serializers.IntegerField(source="frame.index", read_only=True, allow_null=True)
+    frame_time = serializers.FloatField(source="frame.time", read_only=True, allow_null=True)
+    track = serializers.IntegerField(source="track.number", read_only=True, allow_null=True)
 
     class Meta:
         model = Face
@@ -43,6 +46,10 @@ class FaceSerializer(serializers.ModelSerializer):
             "id",
             "cluster",
             "frame",
+            "frame_index",
+            "frame_time",
+            "track",
+            "background",
             "box",
             "landmarks",
             "confidence",

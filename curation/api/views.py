@@ -40,7 +40,9 @@ class TitleViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, serializer_class=FaceSerializer)
     def faces(self, request: Request, pk: str) -> Response:
         title = self.get_object()
-        page = self.paginate_queryset(Face.objects.filter(title=title).select_related("frame"))
+        page = self.paginate_queryset(
+            Face.objects.filter(title=title).select_related("frame", "track")
+        )
         return self.get_paginated_response(FaceSerializer(page, many=True).data)
 
     @action(detail=True, methods=["post"], serializer_class=ScoringRunSerializer)

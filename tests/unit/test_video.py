@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 
 from scoring.actors import UNASSIGNED, ActorParams, cluster_tracks
-from scoring.tracks import Track, TrackedFace, colour_signature, link_tracks, shot_numbers
-from scoring.video import Decoded, VideoRejected, sampled_frames, video_info
+from scoring.tracks import (
+    Track,
+    TrackedFace,
+    Tracker,
+    colour_signature,
+    link_tracks,
+    shot_numbers,
+)
+from scoring.video import Decoded, VideoRejected, frame_at, sampled_frames, video_info
 from tests.conftest import face_data
 
 
@@ -88,6 +95,40 @@ def test_faces_link_into_tracks_that_end_at_cuts_and_after_a_gap():
     tracks = link_tracks(samples, shots=[0, 0, 0, 0, 1])
     assert [[f.sample for f in t.faces] for t in tracks] == [[0, 1, 2, 3], [0, 1, 3], [4]]
     assert [t.shot for t in tracks] == [0, 0, 1]
+
+
+def test_the_tracker_hands_over_each_ended_track_once_as_the_video_is_read():
+    tracker = Tracker()
+    tracker.add(0, 0, [face(0, 100), face(0, 500)])
+    tracker.add(1, 0, [face(1, 105)])
+    assert tracker.finished() == []  # the second face may come back after a blink
+    for sample in (2, 3, 4):
+        tracker.add(sample, 0, [face(sample, 100 + 5 * sample)])
+    ended = tracker.finished()
+    assert [[f.sample for f in t.faces] for t in ended] == [[0]]  # missed more than max_gap
+    tracker.add(5, 1, [face(5, 130)])  # a cut: the open track ends
+    assert [[f.sample for f in t.faces] for t in tracker.finished()] == [[0, 1, 2, 3, 4]]
+    assert tracker.finished() == []
+    assert [[f.sample for f in t.faces] for t in tracker.finished(all_=True)] == [[5]]
+    assert len(tracker.tracks) == 3
+
+
+def test_a_frame_is_read_again_by_its_time_exactly():
+    path = face_data("video", "portrait_s18_720p.mp4")
+    wanted = {0, 58, 150, 270}
+    seen = {f.index: f for f in sampled_frames(path, every=2) if f.index in wanted}
+    assert set(seen) == wanted
+    for frame in seen.values():
+        assert np.array_equal(frame_at(path, frame.time), frame.pixels)
+
+
+def test_a_still_image_is_not_a_video(tmp_path):
+    from PIL import Image
+
+    still = tmp_path / "still.mp4"
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(still, format="PNG")
+    with pytest.raises(VideoRejected, match="a single image"):
+        video_info(still)
 
 
 def test_a_shot_cut_is_found_where_the_colours_jump():
