@@ -63,7 +63,18 @@ def database_bytes() -> int:
     return Path(settings.DATABASES["default"]["NAME"]).stat().st_size
 
 
+def warm_up() -> None:
+    """Load the models and run each once, so that no clip pays for it."""
+    from curation.scoring_runs.extractors import face_detector, face_embedder, feature_extractor
+
+    pixels = np.full((720, 1280, 3), 128, np.uint8)
+    face_detector().detect([pixels])
+    feature_extractor().extract(pixels, np.array([[600, 300, 120, 150]]), np.zeros((1, 5, 2)))
+    face_embedder().embed_chips(np.zeros((1, 150, 150, 3), np.uint8))
+
+
 def clips() -> dict:
+    warm_up()
     figures = {}
     for name in CLIPS:
         before = database_bytes()

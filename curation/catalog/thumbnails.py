@@ -1,7 +1,8 @@
 """Face thumbnails: the face with a margin around its box, made once per size and stored.
 
 A face's box never changes after import, so its thumbnail is made from the frame the first time
-it is asked for and read from storage after that: lists of faces do not decode full frames.
+it is asked for and read from storage after that: lists of faces do not decode full frames. A
+video title's smallest thumbnails were packed by its import, while each frame was decoded.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import io
 import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from PIL import Image
 
 from curation.catalog.frames import frame_pixels, title_folder
@@ -43,10 +45,20 @@ def thumbnail_jpeg(pixels: np.ndarray, box: tuple[float, float, float, float], s
     return buffer.getvalue()
 
 
-def face_crop_response(face: Face, size: int = SIZES[0]) -> FileResponse:
+def packed_thumbnail(place: str) -> bytes:
+    """The bytes at ``name:offset:length`` of a thumbnail pack (a video title's)."""
+    name, offset, length = place.rsplit(":", 2)
+    with default_storage.open(name, "rb") as pack:
+        pack.seek(int(offset))
+        return pack.read(int(length))
+
+
+def face_crop_response(face: Face, size: int = SIZES[0]) -> HttpResponseBase:
     """The face's thumbnail of ``size`` (one of ``SIZES``) as a JPEG response."""
     if size not in SIZES:
         raise ValueError(f"thumbnail size {size} is not one of {SIZES}")
+    if size == SIZES[0] and face.thumbnail:
+        return HttpResponse(packed_thumbnail(face.thumbnail), content_type="image/jpeg")
     name = thumbnail_name(face, size)
     if not default_storage.exists(name):
         saved = default_storage.save(

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 
@@ -121,7 +122,7 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
 
 @admin_required
 @cache_control(private=True, max_age=3600)
-def face_crop(request: HttpRequest, face_id: int) -> FileResponse:
+def face_crop(request: HttpRequest, face_id: int) -> HttpResponseBase:
     """The face with a margin around its box, as a small JPEG (thumbnails in lists)."""
     face = get_object_or_404(Face.objects.select_related("frame__title", "title"), pk=face_id)
     return face_crop_response(face)

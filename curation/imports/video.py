@@ -2,7 +2,7 @@
 
 Like a folder import, it works in two phases so that a failure leaves no partial title: the
 video is copied under a fresh folder of the media root (it stays the title's source) and read
-once, storing a small thumbnail per face while its frame is decoded; then every row is inserted
+once, packing a small thumbnail per face while its frame is decoded; then every row is inserted
 in one transaction. Full frames are not stored: the few that need their pixels again are read
 from the video at their time (``catalog.frames``).
 
@@ -13,10 +13,10 @@ stopped.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
@@ -29,6 +29,7 @@ from scoring.video import SampledFrame, VideoInfo, VideoRejected, video_info
 from scoring.video_faces import VideoFace, VideoFaces, VideoParams, video_faces
 
 THUMBNAIL = SIZES[0]  # the size lists show; larger ones are made from the video when asked
+PACK_FACES = 5000
 UNASSIGNED_LABEL = "unassigned"
 
 
@@ -57,46 +58,79 @@ def video_check(path: Path, *, name: str = "") -> VideoInfo:
         raise VideoImportFailed(f"{name}: {error}") from None
 
 
-def video_read(source: Path, info: VideoInfo, folder: Path, progress) -> tuple[VideoFaces, Path]:
-    """Copy the video into ``folder`` and read it once; thumbnails go to ``folder/thumbnails``
-    named by face position, until the faces have their ids."""
-    (folder / "thumbnails").mkdir(parents=True, exist_ok=False)
+class ThumbnailPacks:
+    """The faces' thumbnails, appended to pack files of ``PACK_FACES`` each: tens of thousands
+    of 5 KB files would waste most of a disk block each, and slow every copy and backup."""
+
+    def __init__(self, folder: Path, media: Path) -> None:
+        self.folder, self.media = folder, media
+        self.places: dict[int, str] = {}  # face position -> "name:offset:length"
+        self._handle: BinaryIO | None = None
+        self._name = ""
+        self._count = 0
+
+    def add(self, position: int, jpeg: bytes) -> None:
+        handle = self._handle
+        if handle is None or self._count % PACK_FACES == 0:
+            self.close()
+            path = self.folder / f"thumbnails-{self._count // PACK_FACES:04d}.pack"
+            handle = self._handle = open(path, "wb")  # noqa: SIM115 (closed by close())
+            self._name = path.relative_to(self.media).as_posix()
+        offset = handle.tell()
+        handle.write(jpeg)
+        self.places[position] = f"{self._name}:{offset}:{len(jpeg)}"
+        self._count += 1
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def video_read(
+    source: Path, info: VideoInfo, folder: Path, progress
+) -> tuple[VideoFaces, Path, dict[int, str]]:
+    """Copy the video into ``folder`` and read it once, packing a thumbnail per face; returns
+    what was found, the stored video and where each face's thumbnail lies."""
+    folder.mkdir(parents=True, exist_ok=False)
     stored = folder / f"video{source.suffix.lower() or '.video'}"
     shutil.copyfile(source, stored)
+    packs = ThumbnailPacks(folder, Path(settings.MEDIA_ROOT))
 
     def on_frame(frame: SampledFrame, faces: list[tuple[int, VideoFace]]) -> None:
         for position, face in faces:
-            (folder / "thumbnails" / f"pending-{position}.jpg").write_bytes(
-                thumbnail_jpeg(frame.pixels, face.box, THUMBNAIL)
-            )
+            packs.add(position, thumbnail_jpeg(frame.pixels, face.box, THUMBNAIL))
 
     params = VideoParams(
         every=settings.VIDEO_EVERY,
         min_confidence=settings.IMPORT_MIN_CONFIDENCE,
         batch=settings.VIDEO_BATCH_SIZE,
     )
-    found = video_faces(
-        stored,
-        info,
-        detector=face_detector(),
-        extractor=feature_extractor(),
-        embedder=face_embedder(),
-        params=params,
-        on_frame=on_frame,
-        progress=progress,
-    )
+    try:
+        found = video_faces(
+            stored,
+            info,
+            detector=face_detector(),
+            extractor=feature_extractor(),
+            embedder=face_embedder(),
+            params=params,
+            on_frame=on_frame,
+            progress=progress,
+        )
+    finally:
+        packs.close()
     if found.decoded.frames_read == 0:
         raise VideoImportFailed(f"{source.name}: no frame could be decoded")
     if not found.faces:
         raise VideoImportFailed(
             f"{source.name}: no face found in its {found.samples} sampled frames"
         )
-    return found, stored
+    return found, stored, packs.places
 
 
 @transaction.atomic
 def video_save(
-    *, name: str, source: str, found: VideoFaces, stored: Path, folder: Path
+    *, name: str, source: str, found: VideoFaces, stored: Path, folder: Path, thumbnails
 ) -> tuple[Title, dict[str, object]]:
     """Insert the title's rows; returns the title and the video part of the report."""
     media = Path(settings.MEDIA_ROOT)
@@ -153,7 +187,7 @@ def video_save(
     Cluster.objects.bulk_create(clusters.values())
     version = feature_extractor().version
     faces: list[Face] = []
-    for face in found.faces:
+    for position, face in enumerate(found.faces):
         track = found.tracks[face.track]
         x, y, w, h = face.box
         measured: dict[str, float | None] = {
@@ -176,15 +210,11 @@ def video_save(
                 landmarks=[[round(float(px), 2), round(float(py), 2)] for px, py in face.landmarks],
                 confidence=min(max(face.confidence, 0.0), 1.0),
                 feature_version=version,
+                thumbnail=thumbnails[position],
                 **measured,
             )
         )
     Face.objects.bulk_create(faces, batch_size=1000)
-    for position, row in enumerate(faces):
-        os.replace(
-            folder / "thumbnails" / f"pending-{position}.jpg",
-            folder / "thumbnails" / f"face-{row.pk}-{THUMBNAIL}.jpg",
-        )
     report = {
         "seconds": round(info.seconds, 2),
         "size": f"{info.width}×{info.height}",
@@ -215,9 +245,14 @@ def video_import(
     """Read and save; returns the title, the video report and the frames stored."""
     started = time.monotonic()
     info = video_check(source)
-    found, stored = video_read(source, info, folder, progress)
+    found, stored, thumbnails = video_read(source, info, folder, progress)
     title, report = video_save(
-        name=name, source=source_label, found=found, stored=stored, folder=folder
+        name=name,
+        source=source_label,
+        found=found,
+        stored=stored,
+        folder=folder,
+        thumbnails=thumbnails,
     )
     seconds = time.monotonic() - started
     report["sampled_per_second"] = round(found.samples / seconds, 2) if seconds else 0.0

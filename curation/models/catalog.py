@@ -154,6 +154,11 @@ class Face(models.Model):
     background = models.BooleanField(
         default=False, help_text="Small or brief in the video: kept, not offered as a pick."
     )
+    thumbnail = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Where its small thumbnail lies in a pack file: 'name:offset:length'.",
+    )
     box_x = models.FloatField()
     box_y = models.FloatField()
     box_w = models.FloatField()

@@ -44,15 +44,13 @@ def features_compute(*, run: ScoringRun, face_ids: Sequence[int]) -> int:
     Faces measured at import (a video's, while its frame was decoded) by the same extractors
     and by no run yet are taken as they are: the video is not decoded again for them."""
     extractor = feature_extractor()
-    faces = list(
-        Face.objects.filter(pk__in=face_ids).select_related("frame__title").order_by("frame")
-    )
+    chosen = Face.objects.filter(pk__in=face_ids)
+    measured = chosen.filter(features_run=None, feature_version=extractor.version)
+    taken = measured.update(identity=None, embedding=None, features_run=run)
+    faces = list(chosen.exclude(features_run=run).select_related("frame__title").order_by("frame"))
     by_frame: dict[int, list[Face]] = defaultdict(list)
     for face in faces:
-        if face.features_run_id is None and face.feature_version == extractor.version:
-            face.identity, face.embedding, face.features_run = None, None, run
-        else:
-            by_frame[face.frame_id].append(face)
+        by_frame[face.frame_id].append(face)
     for group in by_frame.values():
         image = frame_pixels(group[0].frame)
         boxes = np.array([face.box for face in group], dtype=np.float64)
@@ -71,7 +69,7 @@ def features_compute(*, run: ScoringRun, face_ids: Sequence[int]) -> int:
     Face.objects.bulk_update(
         faces, [*MEASURED_FIELDS, "identity", "embedding", "feature_version", "features_run"]
     )
-    return len(faces)
+    return taken + len(faces)
 
 
 def identity_compute(*, run: ScoringRun, cluster_ids: Sequence[int]) -> int:

@@ -3,6 +3,7 @@ database; every bad video is refused in one line and leaves nothing behind."""
 
 from __future__ import annotations
 
+import io
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 
 from curation.catalog.frames import frame_pixels
-from curation.catalog.thumbnails import thumbnail_name
+from curation.catalog.thumbnails import packed_thumbnail, thumbnail_jpeg, thumbnail_name
 from curation.imports.service import ImportFailed, title_import
 from curation.models import Cluster, Face, Frame, ScoringRun, Selection, Title, Track
 from curation.scoring_runs import quality_models, steps
@@ -76,9 +77,19 @@ def test_a_real_clip_becomes_actors_tracks_and_faces_from_one_pass(media_root, s
     # Features were measured in the pass, with the extractors scoring uses.
     assert not faces.filter(sharpness=None).exists() and not faces.filter(fiqa=None).exists()
     assert len(set(faces.values_list("feature_version", flat=True))) == 1
-    # A thumbnail per face was stored while its frame was decoded.
-    for face in faces.select_related("frame", "title"):
-        assert (media_root / thumbnail_name(face, 160)).is_file()
+    # A thumbnail per face was packed while its frame was decoded: the face, at 160 px.
+    packs = {f.name for f in (media_root / title.video.name).parent.glob("thumbnails-*.pack")}
+    assert packs and {face.thumbnail.split(":")[0].rsplit("/", 1)[-1] for face in faces} == packs
+    for face in faces.select_related("frame__title")[:: max(1, summary.faces // 10)]:
+        remade = thumbnail_jpeg(frame_pixels(face.frame), face.box, 160)
+        with (
+            Image.open(io.BytesIO(packed_thumbnail(face.thumbnail))) as packed,
+            Image.open(io.BytesIO(remade)) as expected,
+        ):
+            assert packed.size == expected.size and max(packed.size) <= 160
+            difference = np.abs(np.asarray(packed, float) - np.asarray(expected, float))
+        assert difference.mean() < 1.0
+    assert not (media_root / thumbnail_name(faces.first(), 160)).exists()
     # A frame read again from the video is the frame the pass saw, pixel for pixel.
     frame = frames[len(frames) // 2]
     seen = next(f for f in sampled_frames(clip, every=2) if f.index == frame.index)
@@ -202,3 +213,26 @@ def test_rotation_metadata_is_honoured(tmp_path, media_root, settings):
     assert np.abs(frame_pixels(frame).astype(int) - upright).mean() < 4
     box = Face.objects.filter(frame=frame).get()
     assert 50 <= box.box_x + box.box_w / 2 <= 50 + width and box.box_h > height / 3
+
+
+def test_a_stream_that_breaks_off_keeps_what_decoded_before_the_break(tmp_path, media_root):
+    """An MPEG-TS stream cut in half (a copy that stopped): the faces of the first half are
+    imported; an MP4 cut the same way cannot be opened at all (its index is at the end)."""
+    import av
+
+    stream = tmp_path / "whole.ts"
+    with av.open(str(face_data("video", "hamilton_short.mp4"))) as source:
+        video = source.streams.video[0]
+        with av.open(str(stream), "w", format="mpegts") as out:
+            copy = out.add_stream_from_template(video)
+            for packet in source.demux(video):
+                if packet.dts is not None:
+                    packet.stream = copy
+                    out.mux(packet)
+    half = tmp_path / "half.ts"
+    half.write_bytes(stream.read_bytes()[: stream.stat().st_size // 2])
+
+    summary = title_import(source=half, name="half")
+    assert 50 < summary.video["frames_read"] < 275
+    times = Frame.objects.filter(title_id=summary.title_id).values_list("time", flat=True)
+    assert summary.faces > 0 and max(times) < 9.2 * 0.75
