@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
-from curation.models import Cluster, ClusterEdit, Face, ScoringRun, Title
+from curation.models import Cluster, ClusterEdit, Face, ScoringRun, Selection, Title
 from curation.scoring_runs.service import scoring_start
 
 
@@ -226,12 +226,17 @@ def undoable_edit(title: Title, *, lock: bool = False) -> ClusterEdit | None:
 
 
 def stale_clusters(title: Title) -> list[int]:
+    """The clusters changed since the title's picks were made (none before it has any)."""
+    if not Selection.objects.filter(cluster__title=title).exists():
+        return []
     return list(title.clusters.filter(stale=True).order_by("pk").values_list("pk", flat=True))
 
 
 def picks_recompute(*, title: Title) -> ScoringRun:
     """Score again only the clusters changed since their picks: identity, quality, picks and
     headshots (features are kept: they do not depend on the cluster)."""
+    if not Selection.objects.filter(cluster__title=title).exists():
+        raise EditRefused("the title has no picks yet: score it (every cluster) first")
     stale = stale_clusters(title)
     if not stale:
         raise EditRefused("no cluster has changed since its picks were made")

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from curation.accounts.users import user_create
-from curation.models import Cluster, ClusterEdit, Title
+from curation.models import Cluster, ClusterEdit, Selection, Title
 from tests.conftest import face_data
 from tests.e2e.conftest import log_in
 
@@ -30,6 +30,10 @@ def test_a_video_is_uploaded_clustered_and_curated_on_the_pages(page, live_serve
     page.wait_for_load_state("networkidle")
     title = Title.objects.get(name="Stage")
     assert "unassigned" in page.locator("main").inner_text()
+    page.click("#scoring-progress button:has-text('Score')")
+    page.wait_for_selector("table.picks", timeout=180_000)  # the page reloads when it ends
+    picked = set(Selection.objects.values_list("cluster__role", flat=True).distinct())
+    assert picked == {Cluster.Role.ACTOR}  # the unassigned faces get no pick
     if shots := os.environ.get("SCREENSHOT_DIR"):
         page.screenshot(path=f"{shots}/video_title.png", full_page=True)
 
@@ -52,6 +56,12 @@ def test_a_video_is_uploaded_clustered_and_curated_on_the_pages(page, live_serve
 
     page.click(f"text=← {title.name}")
     assert "2 clusters changed since their picks were made" in page.locator("main").inner_text()
+    untouched = set(Selection.objects.exclude(cluster__in=[actor, guest]).values_list("pk"))
+    page.click("button:has-text('Recompute their picks')")
+    page.wait_for_selector("table.picks >> text=Guest", timeout=180_000)
+    assert set(Selection.objects.exclude(cluster__in=[actor, guest]).values_list("pk")) == untouched
+    assert Selection.objects.filter(cluster=guest).count() == 4
+
     page.click("button:has-text('Undo')")
     page.wait_for_load_state("networkidle")
     assert actor.faces.count() == before and not Cluster.objects.filter(label="Guest").exists()
