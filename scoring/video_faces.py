@@ -163,8 +163,13 @@ def video_faces(
                 shot += 1
             previous_signature = signature
             kept = [d for d in detections if d.confidence >= params.min_confidence]
+            # Landmarks at 0.01 px, as they are stored: features measured now, or again later
+            # from the stored face, must agree.
             faces = [
-                TrackedFace(sample, d.box, np.asarray(d.landmarks), d.confidence) for d in kept
+                TrackedFace(
+                    sample, d.box, np.round(np.asarray(d.landmarks, np.float64), 2), d.confidence
+                )
+                for d in kept
             ]
             tracks = tracker.add(sample, shot, faces)
             result.seconds["track"] += time.perf_counter() - started

@@ -82,6 +82,8 @@ class ScoringRunSerializer(serializers.ModelSerializer):
             "crops_done",
             "crops_total",
             "stage_seconds",
+            "clusters",
+            "record",
             "notes",
             "error",
             "created_at",

@@ -111,6 +111,17 @@ class ScoringRun(models.Model):
         blank=True,
         help_text="The clusters it recomputes (ids), after a curation; empty: the whole title.",
     )
+    record = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What it used, frozen: code, model files' sha256, feature version, selector "
+        "parameters, filter config, quality model, seeds.",
+    )
+    picks = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What it picked: {cluster id: {label, selector: {face, details}}}.",
+    )
     faces_total = models.PositiveIntegerField(default=0)
     faces_done = models.PositiveIntegerField(default=0)
     clusters_total = models.PositiveIntegerField(default=0)

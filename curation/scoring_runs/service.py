@@ -35,7 +35,7 @@ from curation.queueing import (
     QueueUnavailable,
     enqueue,
 )
-from curation.scoring_runs import quality_models, steps
+from curation.scoring_runs import quality_models, records, steps
 
 log = logging.getLogger(__name__)
 CROPS_PER_TASK = 50
@@ -76,6 +76,7 @@ def scoring_start(
             title=title,
             chunk_size=chunk_size,
             clusters=sorted(clusters or []),
+            record=records.run_record(),
             clusters_total=scope.filter(faces__isnull=False).distinct().count(),
             status=ScoringRun.Status.QUEUED,
             step_started_at=timezone.now(),
@@ -183,6 +184,10 @@ def selection_run(*, run_id: int) -> None:
     if run.step not in (ScoringRun.Step.QUALITY, ScoringRun.Step.SELECTION):
         return
     quality_models.quality_assign(run=run)
+    run.refresh_from_db(fields=["quality_model", "record"])
+    if run.quality_model is not None:
+        run.record = run.record | {"quality_model": records.quality_model_record(run.quality_model)}
+        run.save(update_fields=["record"])
     _advance(run_id=run_id, finished=ScoringRun.Step.QUALITY, then=ScoringRun.Step.SELECTION)
     picks = steps.selections_replace(run=run)
     ScoringRun.objects.filter(pk=run_id).update(crops_total=picks, crops_done=0)

@@ -185,9 +185,14 @@ def selections_replace(*, run: ScoringRun) -> int:
                     details=details,
                 )
             )
+    frozen: dict[str, dict] = {}
+    for pick in picks:
+        entry = frozen.setdefault(str(pick.cluster.pk), {"label": pick.cluster.label})
+        entry[pick.selector] = {"face": pick.face.pk, "details": pick.details}
     with transaction.atomic():
         Selection.objects.filter(cluster__in=clusters).delete()
         clusters.update(stale=False)
+        ScoringRun.objects.filter(pk=run.pk).update(picks=frozen)
         Selection.objects.bulk_create(picks)
     return len(picks)
 

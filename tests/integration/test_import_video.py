@@ -17,6 +17,7 @@ from curation.catalog.thumbnails import packed_thumbnail, thumbnail_jpeg, thumbn
 from curation.imports.service import ImportFailed, title_import
 from curation.models import Cluster, Face, Frame, ScoringRun, Selection, Title, Track
 from curation.scoring_runs import quality_models, steps
+from curation.scoring_runs.extractors import feature_extractor
 from scoring.video import sampled_frames
 from tests.conftest import face_data, files_under
 
@@ -94,6 +95,14 @@ def test_a_real_clip_becomes_actors_tracks_and_faces_from_one_pass(media_root, s
     frame = frames[len(frames) // 2]
     seen = next(f for f in sampled_frames(clip, every=2) if f.index == frame.index)
     assert np.array_equal(frame_pixels(frame), seen.pixels)
+    # Features measured in the pass are those scoring would measure from the stored face.
+    extractor = feature_extractor()
+    for face in faces.select_related("frame__title")[:: max(1, summary.faces // 8)]:
+        again = extractor.extract(
+            frame_pixels(face.frame), np.array([face.box]), np.array([face.landmarks])
+        )
+        for name in ("sharpness", "fiqa", "yaw", "exposure", "brightness"):
+            assert getattr(face, name) == pytest.approx(float(again.column(name)[0]), abs=1e-4)
     # Storage beyond the video: thumbnails only.
     assert report["stored_bytes"] < 20_000 * summary.faces
 
