@@ -150,4 +150,8 @@ def picks_source(title: Title) -> dict | None:
         "run": pick.run,
         "quality_model": f"v{model.version}" if model else "none",
         "filter_config": config,
+        "previous": ScoringRun.objects.filter(title=title, pk__lt=pick.run.pk)
+        .exclude(picks={})
+        .order_by("-pk")
+        .first(),
     }

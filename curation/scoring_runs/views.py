@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from curation.accounts.roles import admin_required
 from curation.models import ScoringRun, Title
 from curation.queueing import QueueUnavailable
+from curation.scoring_runs.diffs import runs_diff
 from curation.scoring_runs.queries import run_progress
 from curation.scoring_runs.service import (
     ScoringRefused,
@@ -39,3 +40,17 @@ def title_progress(request: HttpRequest, title_id: int) -> HttpResponse:
     if request.GET.get("watching") and not active:
         response["HX-Refresh"] = "true"  # the run ended: reload to show its picks
     return response
+
+
+@admin_required
+def runs_diff_page(request: HttpRequest, run_a: int, run_b: int) -> HttpResponse:
+    """What two runs of a title used differently, and each pick that changed, with why."""
+    a = get_object_or_404(ScoringRun.objects.select_related("title"), pk=run_a)
+    b = get_object_or_404(ScoringRun.objects.select_related("title"), pk=run_b)
+    if a.title_id != b.title_id:
+        raise Http404("the two runs score different titles")
+    return render(
+        request,
+        "scoring_runs/runs_diff.html",
+        {"a": a, "b": b, "title": a.title, "diff": runs_diff(a, b)},
+    )

@@ -7,7 +7,9 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
+from curation.accounts.users import user_create
 from curation.models import FilterConfig, ScoringRun, Selection
 from curation.scoring_runs import quality_models, records, steps
 
@@ -66,3 +68,13 @@ def test_diff_runs_names_the_changed_picks_and_the_stage_that_decided(scored_tit
     out = io.StringIO()
     call_command("diff_runs", str(before.pk), str(before.pk), stdout=out)
     assert "0 picks changed, 24 the same" in out.getvalue()
+
+    # The same, on a page linked from the title's picks.
+    user_create(username="boss", role="admin", password="pw-admin-1")
+    admin = Client()
+    admin.login(username="boss", password="pw-admin-1")
+    title_page = admin.get(f"/titles/{scored_title.pk}/").content.decode()
+    assert f"/runs/{before.pk}/diff/{after.pk}/" in title_page
+    page = admin.get(f"/runs/{before.pk}/diff/{after.pk}/").content.decode()
+    assert f"{len(changed)} pick" in page and f"changed, {diff['unchanged']} the same" in page
+    assert "stage 1" in page and "filtering:default" in page
