@@ -30,6 +30,25 @@ def face_data(*parts: str) -> Path:
     return path
 
 
+def broken_off_stream(folder: Path) -> tuple[Path, Path]:
+    """A real clip remuxed as MPEG-TS (a stream with no index), whole and cut in half, as a
+    copy or a broadcast that stopped."""
+    import av
+
+    whole = folder / "whole.ts"
+    with av.open(str(face_data("video", "hamilton_short.mp4"))) as source:
+        video = source.streams.video[0]
+        with av.open(str(whole), "w", format="mpegts") as out:
+            copy = out.add_stream_from_template(video)
+            for packet in source.demux(video):
+                if packet.dts is not None:
+                    packet.stream = copy
+                    out.mux(packet)
+    half = folder / "half.ts"
+    half.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    return whole, half
+
+
 @pytest.fixture
 def lfw_small(tmp_path: Path) -> Path:
     """A folder of three real LFW clusters (52 photos), copied so tests may add files to it."""

@@ -29,14 +29,20 @@ def _ids(request: HttpRequest, name: str) -> list[int]:
     return [int(value) for value in request.POST.getlist(name) if value.isdigit()]
 
 
-def _act(request: HttpRequest, action: Callable[[], ClusterEdit | None], back) -> HttpResponse:
+def _attempt(request: HttpRequest, action: Callable[[], ClusterEdit | None]) -> bool:
+    """Run the action and say in a message what it did, or why not; True when it was done."""
     try:
         edit = action()
     except (EditRefused, ScoringRefused, QueueUnavailable) as error:
         messages.error(request, str(error))
-    else:
-        if edit is not None:
-            messages.success(request, f"{edit.summary[:1].upper()}{edit.summary[1:]}.")
+        return False
+    if edit is not None:
+        messages.success(request, f"{edit.summary[:1].upper()}{edit.summary[1:]}.")
+    return True
+
+
+def _act(request: HttpRequest, action: Callable[[], ClusterEdit | None], back) -> HttpResponse:
+    _attempt(request, action)
     return back
 
 
@@ -70,16 +76,13 @@ def cluster_merge_view(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Merge this cluster into the one chosen; the page shown next is the merged cluster's."""
     cluster = get_object_or_404(Cluster, pk=cluster_id)
     target = (_ids(request, "target") or [0])[0]
-    back = redirect("cluster-detail", cluster_id=cluster.pk)
-    try:
-        edit = clusters_merge(
+    merged = _attempt(
+        request,
+        lambda: clusters_merge(
             title=cluster.title, source_ids=[cluster.pk], target_id=target, user=request.user
-        )
-    except EditRefused as error:
-        messages.error(request, str(error))
-        return back
-    messages.success(request, f"{edit.summary[:1].upper()}{edit.summary[1:]}.")
-    return redirect("cluster-detail", cluster_id=target)
+        ),
+    )
+    return redirect("cluster-detail", cluster_id=target if merged else cluster.pk)
 
 
 @admin_required

@@ -19,7 +19,7 @@ from curation.models import Cluster, Face, Frame, ScoringRun, Selection, Title, 
 from curation.scoring_runs import quality_models, steps
 from curation.scoring_runs.extractors import feature_extractor
 from scoring.video import sampled_frames
-from tests.conftest import face_data, files_under
+from tests.conftest import broken_off_stream, face_data, files_under
 
 pytestmark = pytest.mark.django_db
 
@@ -227,19 +227,7 @@ def test_rotation_metadata_is_honoured(tmp_path, media_root, settings):
 def test_a_stream_that_breaks_off_keeps_what_decoded_before_the_break(tmp_path, media_root):
     """An MPEG-TS stream cut in half (a copy that stopped): the faces of the first half are
     imported; an MP4 cut the same way cannot be opened at all (its index is at the end)."""
-    import av
-
-    stream = tmp_path / "whole.ts"
-    with av.open(str(face_data("video", "hamilton_short.mp4"))) as source:
-        video = source.streams.video[0]
-        with av.open(str(stream), "w", format="mpegts") as out:
-            copy = out.add_stream_from_template(video)
-            for packet in source.demux(video):
-                if packet.dts is not None:
-                    packet.stream = copy
-                    out.mux(packet)
-    half = tmp_path / "half.ts"
-    half.write_bytes(stream.read_bytes()[: stream.stat().st_size // 2])
+    _, half = broken_off_stream(tmp_path)
 
     summary = title_import(source=half, name="half")
     assert 50 < summary.video["frames_read"] < 275

@@ -18,7 +18,7 @@ from scoring.tracks import (
     shot_numbers,
 )
 from scoring.video import Decoded, VideoRejected, frame_at, sampled_frames, video_info
-from tests.conftest import face_data
+from tests.conftest import broken_off_stream, face_data
 
 
 def test_every_second_frame_is_read_once_with_its_time():
@@ -50,8 +50,6 @@ def test_a_file_that_is_not_a_video_is_refused_in_one_line(tmp_path):
 
 
 def test_limits_and_truncated_videos(tmp_path):
-    import av
-
     path = face_data("video", "street_1080p.mp4")
     with pytest.raises(VideoRejected, match="over the limit"):
         video_info(path, max_pixels=1280 * 720)
@@ -61,17 +59,7 @@ def test_limits_and_truncated_videos(tmp_path):
     with pytest.raises(VideoRejected, match="not a readable video"):
         video_info(cut)
     # A stream without an index (MPEG-TS) cut in half: what decoded before the cut is kept.
-    stream = tmp_path / "whole.ts"
-    with av.open(str(face_data("video", "hamilton_short.mp4"))) as source:
-        video = source.streams.video[0]
-        with av.open(str(stream), "w", format="mpegts") as out:
-            copy = out.add_stream_from_template(video)
-            for packet in source.demux(video):
-                if packet.dts is not None:
-                    packet.stream = copy
-                    out.mux(packet)
-    half = tmp_path / "half.ts"
-    half.write_bytes(stream.read_bytes()[: stream.stat().st_size // 2])
+    stream, half = broken_off_stream(tmp_path)
     report = Decoded()
     frames = list(sampled_frames(half, every=1, report=report))
     assert 100 < len(frames) < 275 == len(list(sampled_frames(stream, every=1)))
