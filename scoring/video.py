@@ -9,7 +9,7 @@ says so and the frames before it are kept.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,6 @@ class Decoded:
     frames_read: int = 0
     truncated: bool = False
     problem: str = ""
-    samples: list[int] = field(default_factory=list)
 
 
 def video_info(
@@ -110,7 +109,6 @@ def sampled_frames(
             if turns := _clockwise(frame) // 90:
                 pixels = np.ascontiguousarray(np.rot90(pixels, -turns))
             time = float(frame.time) if frame.time is not None else index / rate
-            report.samples.append(index)
             yield SampledFrame(index=index, time=time, pixels=pixels)
 
 
