@@ -52,14 +52,21 @@ class Table:
     empty: str = ""
 
 
-def _judgments(filters: Filters, kind: str):
-    judgments = filtered(
-        Judgment.objects.filter(
-            item__campaign__kind=kind, answer__in=DECISIVE, superseded_by__isnull=True
-        ),
-        filters,
+def counted_judgments(filters: Filters, kind: str | None = None) -> QuerySet[Judgment]:
+    """The judgments the tables count: live, decisive, on items that judge the selectors (not
+    the gold and repeated items that check the annotators), within the filters."""
+    judgments = Judgment.objects.filter(
+        answer__in=DECISIVE, superseded_by__isnull=True, item__gold="", item__repeat_of=None
     )
-    return judgments.select_related("item", "item__campaign", "item__cluster__title", "annotator")
+    if kind is not None:
+        judgments = judgments.filter(item__campaign__kind=kind)
+    return filtered(judgments, filters)
+
+
+def _judgments(filters: Filters, kind: str):
+    return counted_judgments(filters, kind).select_related(
+        "item", "item__campaign", "item__cluster__title", "annotator"
+    )
 
 
 def filtered(judgments: QuerySet[Judgment], filters: Filters) -> QuerySet[Judgment]:

@@ -190,6 +190,11 @@ class Face(models.Model):
         null=True, blank=True, help_text="dlib face descriptor, 128 float16 (256 bytes)."
     )
     quality = models.FloatField(null=True, blank=True)
+    known_grade = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="The grade an admin gave this face; campaigns use it as a gold item.",
+    )
     feature_version = models.CharField(
         max_length=300, blank=True, help_text="Which extractors produced the features."
     )

@@ -32,6 +32,31 @@ class Campaign(models.Model):
         default=250,
         help_text="An answer given sooner after the item appeared is not taken (keys typed ahead).",
     )
+
+    class Order(models.TextChoices):
+        RANDOM = "random", "Random"
+        DISAGREEMENT = "disagreement", "Disagreement first"
+
+    order = models.CharField(
+        max_length=16,
+        choices=Order.choices,
+        default=Order.RANDOM,
+        help_text="Disagreement first: the clusters where the selectors' picks differ most come "
+        "first, and clusters where every selector picked the same face are not asked.",
+    )
+    target_width = models.FloatField(
+        default=0.2,
+        help_text="Width of the 95 % intervals (as a share, 0.2 = 20 points) at which the "
+        "campaign has judged enough.",
+    )
+    alpha = models.FloatField(
+        default=0.05, help_text="Significance level at which an A/B sign test is decided."
+    )
+    gold_share = models.FloatField(
+        default=0.0,
+        help_text="Check items added, as a share of the items: faces whose grade is known, or "
+        "A/B pairs shown again with the sides swapped.",
+    )
     is_open = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -42,6 +67,14 @@ class Campaign(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1), name="campaign_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(target_width__gt=0, target_width__lte=1),
+                name="campaign_target_width_share",
+            ),
+            models.CheckConstraint(condition=Q(alpha__gt=0, alpha__lt=1), name="campaign_alpha"),
+            models.CheckConstraint(
+                condition=Q(gold_share__gte=0, gold_share__lte=1), name="campaign_gold_share"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -51,7 +84,13 @@ class Campaign(models.Model):
 class Item(models.Model):
     """One thing to judge. Grade: a face, credited to every selector that picked it. A/B: the
     picks of the campaign's two selectors for a cluster (``face_a`` is the first selector's);
-    when both picked the same face the item is an ``identical`` tie and is never served."""
+    when both picked the same face the item is an ``identical`` tie and is never served. In a
+    disagreement-first grade campaign, a face every selector picked is ``identical`` too:
+    recorded as agreement, never served.
+
+    Check items judge the annotators, never the selectors: a ``gold`` item's answer is known
+    (a face an admin graded, or a pick shown with a strong degradation); a ``repeat_of`` item
+    shows an A/B pair again, sides swapped, to the annotators who judged it."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
     # PROTECT: a title, cluster or face that a campaign asks about cannot be deleted with it.
@@ -81,6 +120,21 @@ class Item(models.Model):
     judged = models.PositiveIntegerField(
         default=0,
         help_text="Live decisive judgments, kept by the queue in the answer's transaction.",
+    )
+    priority = models.FloatField(
+        default=0.0, help_text="Disagreement-first order: higher is served first."
+    )
+    gold = models.CharField(
+        max_length=16, blank=True, help_text="The known answer of a gold item: a grade."
+    )
+    gold_reason = models.CharField(max_length=200, blank=True, help_text="Why the answer is known.")
+    repeat_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="repeats",
+        help_text="The A/B item this one shows again with the sides swapped.",
     )
 
     class Meta:

@@ -22,6 +22,20 @@ class QualityModel(models.Model):
     params = models.JSONField(default=dict)
     summary = models.JSONField(default=dict)
     titles = models.JSONField(default=list, help_text="Names of the titles trained on.")
+
+    class Labels(models.TextChoices):
+        WEAK = "weak", "Weak labels"
+        PEOPLE = "people", "People's judgments"
+
+    labels = models.CharField(
+        max_length=8,
+        choices=Labels.choices,
+        default=Labels.WEAK,
+        help_text="Weak: the regression selector's model; people: the learned selector's.",
+    )
+    campaigns = models.JSONField(
+        default=list, blank=True, help_text="The campaigns whose judgments it learned from."
+    )
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -29,7 +43,9 @@ class QualityModel(models.Model):
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_active"], condition=Q(is_active=True), name="one_active_quality_model"
+                fields=["labels"],
+                condition=Q(is_active=True),
+                name="one_active_quality_model_per_labels",
             ),
         ]
 
@@ -70,6 +86,11 @@ class FilterConfig(models.Model):
 
     name = models.CharField(max_length=100)
     stages = models.JSONField()
+    tuning = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="For a config the tuner made: its search, its held-out score, what it beat.",
+    )
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -160,6 +181,7 @@ class Selection(models.Model):
         FIQA = "fiqa", "FaceQNet (fiqa)"
         FILTERING = "filtering"
         REGRESSION = "regression"
+        LEARNED = "learned"
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="selections")
     selector = models.CharField(max_length=16, choices=Selector.choices)

@@ -41,7 +41,9 @@ def quality_model_active(*, run: ScoringRun) -> tuple[QualityModel, TrainedQuali
     current = feature_version()
     with transaction.atomic():
         _training_locked()
-        record = QualityModel.objects.filter(is_active=True).first()
+        record = QualityModel.objects.filter(
+            labels=QualityModel.Labels.WEAK, is_active=True
+        ).first()
         if record is not None and record.feature_version == current:
             return record, load_quality_model(record.artifact.name)
         why = (
@@ -137,7 +139,9 @@ def quality_model_train(
         version = (
             QualityModel.objects.order_by("-version").values_list("version", flat=True).first() or 0
         ) + 1
-        QualityModel.objects.filter(is_active=True).update(is_active=False)
+        QualityModel.objects.filter(labels=QualityModel.Labels.WEAK, is_active=True).update(
+            is_active=False
+        )
         record = QualityModel(
             version=version,
             features=list(trained.features),
@@ -155,7 +159,9 @@ def quality_model_train(
 def quality_model_activate(*, record: QualityModel) -> None:
     with transaction.atomic():
         _quality_models_locked()
-        QualityModel.objects.exclude(pk=record.pk).filter(is_active=True).update(is_active=False)
+        QualityModel.objects.exclude(pk=record.pk).filter(
+            labels=record.labels, is_active=True
+        ).update(is_active=False)
         QualityModel.objects.filter(pk=record.pk).update(is_active=True)
 
 
