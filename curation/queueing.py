@@ -17,6 +17,7 @@ SCORE_IDENTITY = "scoring.identity"
 SCORE_SELECTION = "scoring.selection"
 SCORE_CROPS = "scoring.crops"
 TRAIN_QUALITY_MODEL = "scoring.train_quality_model"
+TUNE_FILTER = "scoring.tune_filter"
 
 # ``gpu``: work that runs torch models (detection, features, embeddings); ``cpu``: the rest.
 QUEUES = {
@@ -26,6 +27,7 @@ QUEUES = {
     SCORE_SELECTION: "cpu",
     SCORE_CROPS: "cpu",
     TRAIN_QUALITY_MODEL: "cpu",
+    TUNE_FILTER: "cpu",
 }
 
 

@@ -265,7 +265,7 @@ class QualityModel:
             )
         if len(table) == 0:
             return np.empty(0)
-        return np.clip(self.forest.predict(_inputs(table, self.features)), 0.0, 1.0)
+        return np.clip(self.forest.predict(model_inputs(table, self.features)), 0.0, 1.0)
 
     def save(self, path: str | Path) -> None:
         """Write the model, its parameters and summary to one file (a joblib pickle)."""
@@ -306,7 +306,7 @@ class QualityModel:
         )
 
 
-def _inputs(table: FeatureTable, names: tuple[str, ...]) -> np.ndarray:
+def model_inputs(table: FeatureTable, names: tuple[str, ...]) -> np.ndarray:
     """The forest's (N, F) input: the features, |value| for pose and exposure (the labels are
     symmetric in their signs, so the forest need not learn each side of zero), NaN kept."""
     return np.stack(
@@ -334,7 +334,7 @@ def train_quality_model(
         raise ValueError("none of the model's features is measured on these faces")
     params = params.with_features(measured)
     labels = weak_labels(table, params)
-    features = _inputs(table, params.features)
+    features = model_inputs(table, params.features)
     order = np.random.default_rng(params.seed).permutation(len(table))
     cut = max(1, math.ceil(params.held_out * len(table)))
     test, train = order[:cut], order[cut:]

@@ -1,4 +1,5 @@
-"""The four selectors of §6.1, each choosing one face (a row index) of one cluster's features.
+"""The four selectors of §6.1 and the learned one, each choosing one face (a row index) of one
+cluster's features.
 
 Ties break by the faces' features, never by their row order, so shuffling a cluster's rows never
 changes which face is chosen (identical rows are the same face as far as any selector can tell).
@@ -96,6 +97,14 @@ def select_regression(table: FeatureTable, quality: np.ndarray) -> int:
     if quality.shape != (len(table),):
         raise ValueError(f"expected {len(table)} quality scores, got shape {quality.shape}")
     return _best(table, quality)
+
+
+def select_learned(table: FeatureTable, scores: np.ndarray) -> int:
+    """The face of highest score; ``scores`` (N,) come from ``PreferenceModel.predict``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (len(table),):
+        raise ValueError(f"expected {len(table)} learned scores, got shape {scores.shape}")
+    return _best(table, scores)
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,9 @@ class ClusterAdmin(admin.ModelAdmin):
 
 @admin.register(Face)
 class FaceAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "cluster", "confidence", *FEATURE_NAMES, "quality"]
-    list_filter = ["title", ("quality", admin.EmptyFieldListFilter)]
+    list_display = ["thumbnail", "cluster", "known_grade", "confidence", *FEATURE_NAMES, "quality"]
+    list_editable = ["known_grade"]
+    list_filter = ["title", "known_grade", ("quality", admin.EmptyFieldListFilter)]
     search_fields = ["cluster__label", "frame__source_name"]
     list_select_related = ["cluster", "cluster__title"]
     readonly_fields = ["thumbnail"]

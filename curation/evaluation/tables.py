@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -36,10 +37,14 @@ FEATURES = tuple(
 
 @dataclass
 class Filters:
+    """Which judgments the tables count. ``excluded``: annotators left out, with why (see
+    ``curation.evaluation.checks.exclude_unreliable``)."""
+
     campaigns: list[int] = field(default_factory=list)
     titles: list[int] = field(default_factory=list)
     since: date | None = None
     until: date | None = None
+    excluded: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,29 +84,82 @@ def filtered(judgments: QuerySet[Judgment], filters: Filters) -> QuerySet[Judgme
         judgments = judgments.filter(created_at__date__gte=filters.since)
     if filters.until:
         judgments = judgments.filter(created_at__date__lte=filters.until)
+    if filters.excluded:
+        judgments = judgments.exclude(annotator__username__in=list(filters.excluded))
     return judgments
 
 
-def _percent(count: int, n: int) -> tuple[str, dict]:
+def share_cell(count: int, n: int) -> tuple[str, dict]:
+    """A share shown as "12.5% [5.1, 27.0] (3/24)" (Wilson 95 %), and its numbers."""
     low, high = wilson_interval(count, n)
     share = count / n if n else 0.0
     cell = f"{100 * share:.1f}% [{100 * low:.1f}, {100 * high:.1f}] ({count}/{n})" if n else "—"
     return cell, {"count": count, "n": n, "share": share, "wilson_low": low, "wilson_high": high}
 
 
+# Table 1's outcomes: each is a share of the graded picks.
+GRADE_OUTCOMES = {
+    "unidentifiable": "Unidentifiable ↓",
+    "usable": "Usable (incl. excellent) ↑",
+    "excellent": "Excellent ↑",
+}
+
+
+def grade_cells(grades: Sequence[int]) -> dict[str, tuple[str, dict]]:
+    """Each of :data:`GRADE_OUTCOMES` as a share of ``grades`` (ranks), cell and numbers."""
+    n = len(grades)
+    return {
+        "unidentifiable": share_cell(sum(v == 0 for v in grades), n),
+        "usable": share_cell(sum(v >= 1 for v in grades), n),
+        "excellent": share_cell(sum(v == 2 for v in grades), n),
+    }
+
+
+@dataclass(frozen=True)
+class GradedItem:
+    """A grade item, counted once: ``grade`` is the lower median of its grade ranks;
+    ``values`` are the extra ``fields`` asked of :func:`graded_items`, in that order."""
+
+    campaign: int
+    cluster: int
+    title: str
+    selectors: list[str]
+    grade: int
+    values: tuple = ()
+
+
+def graded_items(filters: Filters, fields: Sequence[str] = ()) -> list[GradedItem]:
+    """Every grade item the filters' judgments judged. ``fields`` are paths from the item
+    (e.g. ``face__yaw``), read in the same single query."""
+    ranks: dict[int, list[int]] = defaultdict(list)
+    about: dict[int, tuple] = {}
+    rows = counted_judgments(filters, Campaign.Kind.GRADE).values_list(
+        "item_id",
+        "answer",
+        "item__campaign_id",
+        "item__cluster_id",
+        "item__cluster__title__name",
+        "item__selectors",
+        *(f"item__{name}" for name in fields),
+    )
+    for item_id, answer, *rest in rows.iterator(chunk_size=5000):
+        ranks[item_id].append(GRADE_RANK[answer])
+        about[item_id] = tuple(rest)
+    items = []
+    for item_id, values in ranks.items():
+        campaign, cluster, title, selectors, *extra = about[item_id]
+        grade = statistics.median_low(values)
+        items.append(GradedItem(campaign, cluster, title, selectors, grade, tuple(extra)))
+    return items
+
+
 def grades_by_selector(filters: Filters) -> dict[str, dict[tuple[int, int], int]]:
     """{selector: {(campaign, cluster): grade rank}}; an item judged several times takes the
     lower median of its grades."""
-    ranks: dict[int, list[int]] = defaultdict(list)
-    items = {}
-    for judgment in _judgments(filters, Campaign.Kind.GRADE):
-        ranks[judgment.item_id].append(GRADE_RANK[judgment.answer])
-        items[judgment.item_id] = judgment.item
     result: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)
-    for item_id, values in ranks.items():
-        item = items[item_id]
+    for item in graded_items(filters):
         for selector in item.selectors:
-            result[selector][(item.campaign_id, item.cluster_id)] = statistics.median_low(values)
+            result[selector][(item.campaign, item.cluster)] = item.grade
     return result
 
 
@@ -112,17 +170,13 @@ def table1(filters: Filters) -> tuple[Table, Table]:
     for selector in selectors:
         values = list(grades[selector].values())
         n = len(values)
-        cells = {
-            "unidentifiable": _percent(sum(v == 0 for v in values), n),
-            "usable": _percent(sum(v >= 1 for v in values), n),
-            "excellent": _percent(sum(v == 2 for v in values), n),
-        }
+        cells = grade_cells(values)
         rows.append([selector, str(n), *(cell for cell, _ in cells.values())])
         raw.append({"selector": selector, "n": n} | {k: v for k, (_, v) in cells.items()})
     grades_table = Table(
         "table1",
         "Table 1 — grades of each selector's picks (Wilson 95 % intervals)",
-        ["Selector", "Clusters", "Unidentifiable ↓", "Usable (incl. excellent) ↑", "Excellent ↑"],
+        ["Selector", "Clusters", *GRADE_OUTCOMES.values()],
         rows,
         raw,
         empty="" if rows else "No grade judgments match these filters yet.",
@@ -169,13 +223,52 @@ def table1(filters: Filters) -> tuple[Table, Table]:
     return grades_table, comparisons
 
 
+def majority_answer(votes: Counter) -> str:
+    """The answer most judgments gave; a tie between the most given counts as equal."""
+    ranked = votes.most_common()
+    return ranked[0][0] if len(ranked) == 1 or ranked[0][1] > ranked[1][1] else "equal"
+
+
+@dataclass(frozen=True)
+class ComparedItem:
+    """An A/B item, counted once: ``outcome`` is the majority of its answers (``a``, ``b`` or
+    ``equal``); ``values`` are the extra ``fields`` asked of :func:`compared_items`."""
+
+    campaign: int
+    cluster: int
+    title: str
+    selectors: list[str]
+    outcome: str
+    values: tuple = ()
+
+
+def compared_items(filters: Filters, fields: Sequence[str] = ()) -> list[ComparedItem]:
+    """Every A/B item the filters' judgments judged. ``fields`` are paths from the item (e.g.
+    ``face_b__yaw``), read in the same single query."""
+    votes: dict[int, Counter] = defaultdict(Counter)
+    about: dict[int, tuple] = {}
+    rows = counted_judgments(filters, Campaign.Kind.AB).values_list(
+        "item_id",
+        "answer",
+        "item__campaign_id",
+        "item__cluster_id",
+        "item__cluster__title__name",
+        "item__selectors",
+        *(f"item__{name}" for name in fields),
+    )
+    for item_id, answer, *rest in rows.iterator(chunk_size=5000):
+        votes[item_id][answer] += 1
+        about[item_id] = tuple(rest)
+    items = []
+    for item_id, counter in votes.items():
+        campaign, cluster, title, selectors, *extra = about[item_id]
+        outcome = majority_answer(counter)
+        items.append(ComparedItem(campaign, cluster, title, selectors, outcome, tuple(extra)))
+    return items
+
+
 def table2(filters: Filters) -> Table:
     """A/B outcomes per selector pair, overall and per title."""
-    votes: dict[int, Counter] = defaultdict(Counter)
-    items = {}
-    for judgment in _judgments(filters, Campaign.Kind.AB):
-        votes[judgment.item_id][judgment.answer] += 1
-        items[judgment.item_id] = judgment.item
     campaigns = Campaign.objects.filter(kind=Campaign.Kind.AB)
     if filters.campaigns:
         campaigns = campaigns.filter(pk__in=filters.campaigns)
@@ -189,13 +282,10 @@ def table2(filters: Filters) -> Table:
             identical[(pair, "all titles")] += 1
             identical[(pair, tie.cluster.title.name)] += 1
     outcomes: dict[tuple, Counter] = defaultdict(Counter)
-    for item_id, counter in votes.items():
-        item = items[item_id]
-        ranked = counter.most_common()
-        top = ranked[0][0] if len(ranked) == 1 or ranked[0][1] > ranked[1][1] else "equal"
+    for item in compared_items(filters):
         pair = tuple(item.selectors)
-        outcomes[(pair, "all titles")][top] += 1
-        outcomes[(pair, item.cluster.title.name)][top] += 1
+        outcomes[(pair, "all titles")][item.outcome] += 1
+        outcomes[(pair, item.title)][item.outcome] += 1
     rows, raw = [], []
     keys = sorted(set(outcomes) | set(identical), key=lambda k: (k[0], k[1] != "all titles", k[1]))
     for pair, scope in keys:

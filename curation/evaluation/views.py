@@ -7,10 +7,13 @@ from datetime import date
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django_htmx.middleware import HtmxDetails
 
 from curation.accounts.roles import admin_required
+from curation.evaluation.checks import checks_table, evaluation_tables, exclude_unreliable
 from curation.evaluation.export import FORMATS, zip_tables
 from curation.evaluation.judgments import csv_lines, jsonl_lines, judgment_rows
+from curation.evaluation.slices import SLICER_BY_KEY, SLICERS, slice_charts, slice_tables
 from curation.evaluation.tables import Filters, all_tables
 from curation.models import Campaign, Title
 
@@ -20,26 +23,63 @@ class FilterForm(forms.Form):
     titles = forms.ModelMultipleChoiceField(Title.objects.all(), required=False)
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    exclude_below = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        required=False,
+        label="Exclude annotators below (%)",
+        help_text="On gold accuracy or repeat consistency, after 5 checks; empty: everyone.",
+    )
 
 
-def _filters(request: HttpRequest) -> tuple[FilterForm, Filters]:
+def _filters(request: HttpRequest) -> tuple[FilterForm, Filters, float | None]:
+    """The form, the filters (with the unreliable annotators excluded when asked), and the
+    exclusion threshold as a share."""
     form = FilterForm(request.GET or None)
     if not form.is_valid():
-        return form, Filters()
+        return form, Filters(), None
     data = form.cleaned_data
-    return form, Filters(
+    filters = Filters(
         campaigns=[c.pk for c in data["campaigns"]],
         titles=[t.pk for t in data["titles"]],
         since=data["since"],
         until=data["until"],
     )
+    threshold = data["exclude_below"] / 100 if data["exclude_below"] else None
+    if threshold is not None:
+        filters = exclude_unreliable(filters, threshold)
+    return form, filters, threshold
+
+
+def _slices(request: HttpRequest, filters: Filters) -> dict:
+    """The dashboard's slice section: the chosen slicer's charts and a link to each slicer."""
+    key = request.GET.get("slice", SLICERS[0].key)
+    if key not in SLICER_BY_KEY:
+        raise Http404(f"unknown slice {key!r}: one of {', '.join(SLICER_BY_KEY)}")
+    links = []
+    for slicer in SLICERS:
+        query = request.GET.copy()
+        query["slice"] = slicer.key
+        links.append(
+            {"slicer": slicer, "href": f"?{query.urlencode()}", "current": slicer.key == key}
+        )
+    charts = slice_charts(*slice_tables(filters, [SLICER_BY_KEY[key]]))
+    return {"slicer": SLICER_BY_KEY[key], "slice_links": links, "slice_charts": charts}
+
+
+class HtmxRequest(HttpRequest):
+    htmx: HtmxDetails
 
 
 @admin_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    form, filters = _filters(request)
-    tables = all_tables(filters)
-    grades, _, ab, _, _ = tables
+def dashboard(request: HtmxRequest) -> HttpResponse:
+    form, filters, threshold = _filters(request)
+    slices = _slices(request, filters)
+    if request.htmx.target == "slices" and not request.htmx.history_restore_request:
+        # A slicer chosen on the page: only its section, the tables are not computed.
+        return render(request, "evaluation/_slices.html", slices)
+    tables = [*all_tables(filters), checks_table(filters, threshold)]
+    grades, _, ab, _, _, _ = tables
     grade_bars = [
         {
             "selector": row["selector"],
@@ -80,7 +120,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "ab_bars": ab_bars,
             "formats": FORMATS,
             "query": request.GET.urlencode(),
-        },
+            "excluded": filters.excluded,
+            "threshold": threshold,
+        }
+        | slices,
     )
 
 
@@ -88,8 +131,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def download(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in FORMATS:
         return HttpResponse(f"unknown format {fmt!r}", status=404)
-    _, filters = _filters(request)
-    response = HttpResponse(zip_tables(all_tables(filters), fmt), content_type="application/zip")
+    _, filters, threshold = _filters(request)
+    tables = evaluation_tables(filters, threshold)
+    response = HttpResponse(zip_tables(tables, fmt), content_type="application/zip")
     name = f"evaluation-tables-{date.today():%Y%m%d}-{fmt}.zip"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -106,7 +150,7 @@ def judgments_download(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
     """Every judgment the filters select, raw (CSV or JSON lines), streamed as it is read."""
     if fmt not in JUDGMENT_FORMATS:
         raise Http404(f"unknown format {fmt!r}: csv or jsonl")
-    _, filters = _filters(request)
+    _, filters, _ = _filters(request)
     lines, content_type = JUDGMENT_FORMATS[fmt]
     response = StreamingHttpResponse(lines(judgment_rows(filters)), content_type=content_type)
     name = f"judgments-{date.today():%Y%m%d}.{fmt}"

@@ -3,7 +3,7 @@
 from curation.models.catalog import Cluster, Face, Frame, Title, Track, frame_upload_to
 from curation.models.clusters import ClusterEdit
 from curation.models.imports import ImportJob
-from curation.models.review import Campaign, Item, Judgment, Lease
+from curation.models.review import SELECTOR_ITEMS, Campaign, Item, Judgment, Lease
 from curation.models.scoring import (
     FilterConfig,
     QualityModel,
@@ -13,6 +13,7 @@ from curation.models.scoring import (
 )
 
 __all__ = [
+    "SELECTOR_ITEMS",
     "Campaign",
     "Cluster",
     "ClusterEdit",

@@ -190,9 +190,16 @@ class Face(models.Model):
         null=True, blank=True, help_text="dlib face descriptor, 128 float16 (256 bytes)."
     )
     quality = models.FloatField(null=True, blank=True)
+
+    class Grade(models.TextChoices):
+        UNIDENTIFIABLE = "unidentifiable"
+        USABLE = "usable"
+        EXCELLENT = "excellent"
+
     known_grade = models.CharField(
         max_length=16,
         blank=True,
+        choices=Grade.choices,
         help_text="The grade an admin gave this face; campaigns use it as a gold item.",
     )
     feature_version = models.CharField(

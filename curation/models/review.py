@@ -121,13 +121,20 @@ class Item(models.Model):
         default=0,
         help_text="Live decisive judgments, kept by the queue in the answer's transaction.",
     )
-    priority = models.FloatField(
-        default=0.0, help_text="Disagreement-first order: higher is served first."
-    )
+
+    class GoldSource(models.TextChoices):
+        ADMIN = "admin", "graded by an admin"
+        DEGRADED = "degraded", "shown with a strong degradation"
+
     gold = models.CharField(
-        max_length=16, blank=True, help_text="The known answer of a gold item: a grade."
+        max_length=16,
+        blank=True,
+        help_text="The known answer of a gold item: a grade, or ``a`` for an A/B pair whose B "
+        "side is degraded.",
     )
-    gold_reason = models.CharField(max_length=200, blank=True, help_text="Why the answer is known.")
+    gold_source = models.CharField(
+        max_length=16, choices=GoldSource.choices, blank=True, help_text="Why the answer is known."
+    )
     repeat_of = models.ForeignKey(
         "self",
         null=True,
@@ -143,6 +150,10 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.pk} of {self.campaign_id}"
+
+
+# The items that judge the selectors, as against the check items that judge the annotators.
+SELECTOR_ITEMS = Q(gold="", repeat_of=None)
 
 
 class Lease(models.Model):

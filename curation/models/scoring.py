@@ -63,6 +63,18 @@ class QualityTraining(models.Model):
         FAILED = "failed"
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    labels = models.CharField(
+        max_length=8,
+        choices=QualityModel.Labels.choices,
+        default=QualityModel.Labels.WEAK,
+        help_text="Which model it trains: the weak-label one, or the learned one on people's "
+        "judgments.",
+    )
+    campaigns = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="A learned model's campaigns to learn from; empty for every campaign.",
+    )
     step = models.CharField(max_length=200, blank=True, help_text="What it is doing now.")
     model = models.ForeignKey(
         QualityModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

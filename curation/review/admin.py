@@ -1,11 +1,12 @@
-"""Admin pages of review: creating a campaign."""
+"""Admin pages of review: creating a campaign, training the learned model on campaigns."""
 
 from django import forms
 from django.contrib import admin
 from django.shortcuts import redirect
 
-from curation.models import Campaign, Selection
+from curation.models import Campaign, QualityModel, Selection
 from curation.review.campaigns import CampaignInvalid, campaign_check, campaign_create
+from curation.scoring_runs.admin import training_start_reported
 
 
 class CampaignForm(forms.ModelForm):
@@ -49,6 +50,16 @@ class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
     list_display = ["name", "kind", "overlap", "is_open", "created_at"]
     list_filter = ["kind", "is_open"]
+    actions = ["train_learned"]
+
+    @admin.action(description="Train the learned selector's model on these campaigns' judgments")
+    def train_learned(self, request, queryset):
+        training_start_reported(
+            self,
+            request,
+            labels=QualityModel.Labels.PEOPLE,
+            campaigns=list(queryset.values_list("pk", flat=True)),
+        )
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)

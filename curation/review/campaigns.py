@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 
 from django.db import transaction
 from django.db.models import F
 
-from curation.models import Campaign, Face, Item, Selection, Title
+from curation.models import Campaign, Face, Item, Judgment, Selection, Title
 
 
 class CampaignInvalid(Exception):
@@ -24,12 +25,25 @@ def campaign_create(
     overlap: int = 1,
     sample_size: int | None = None,
     seed: int = 0,
+    order: str = Campaign.Order.RANDOM,
+    gold_share: float = 0.0,
+    target_width: float = 0.2,
+    alpha: float = 0.05,
     lease_seconds: int = 300,
     min_view_ms: int = 250,
     created_by=None,
 ) -> Campaign:
-    """Validate, then create the campaign and its items in one transaction."""
-    clusters, picks = campaign_check(kind=kind, titles=titles, selectors=selectors, overlap=overlap)
+    """Validate, then create the campaign, its items and its check items in one transaction."""
+    clusters, picks = campaign_check(
+        kind=kind,
+        titles=titles,
+        selectors=selectors,
+        overlap=overlap,
+        order=order,
+        gold_share=gold_share,
+        target_width=target_width,
+        alpha=alpha,
+    )
     clusters = _sampled(clusters, sample_size, seed)
     with transaction.atomic():
         campaign = Campaign.objects.create(
@@ -39,12 +53,17 @@ def campaign_create(
             overlap=overlap,
             sample_size=sample_size,
             seed=seed,
+            order=order,
+            gold_share=gold_share,
+            target_width=target_width,
+            alpha=alpha,
             lease_seconds=lease_seconds,
             min_view_ms=min_view_ms,
             created_by=created_by,
         )
         campaign.titles.set(titles)
-        Item.objects.bulk_create(_items(campaign, clusters, picks))
+        items = Item.objects.bulk_create(_items(campaign, clusters, picks))
+        Item.objects.bulk_create(check_items(campaign, items, titles))
     return campaign
 
 
@@ -56,25 +75,42 @@ def campaign_preview(
     overlap: int = 1,
     sample_size: int | None = None,
     seed: int = 0,
+    order: str = Campaign.Order.RANDOM,
+    gold_share: float = 0.0,
+    target_width: float = 0.2,
+    alpha: float = 0.05,
 ) -> dict[str, int]:
     """What ``campaign_create`` would make, without making it: the clusters, the items to judge,
-    the A/B clusters whose two picks are one face (recorded, never asked), and the judgments
+    the clusters whose picks are all one face (recorded as agreement, never asked: in A/B
+    campaigns, and in disagreement-first grade campaigns), the check items, and the judgments
     needed. Raises CampaignInvalid as creation would."""
-    clusters, picks = campaign_check(kind=kind, titles=titles, selectors=selectors, overlap=overlap)
+    clusters, picks = campaign_check(
+        kind=kind,
+        titles=titles,
+        selectors=selectors,
+        overlap=overlap,
+        order=order,
+        gold_share=gold_share,
+        target_width=target_width,
+        alpha=alpha,
+    )
     clusters = _sampled(clusters, sample_size, seed)
-    if kind == Campaign.Kind.AB:
-        a, b = selectors
-        identical = sum(picks[c][a].face_id == picks[c][b].face_id for c in clusters)
-        items = len(clusters) - identical
-    else:
-        identical = 0
-        items = sum(len({picks[c][s].face_id for s in selectors}) for c in clusters)
+    distinct = [len({picks[c][s].face_id for s in selectors}) for c in clusters]
+    skips_agreement = kind == Campaign.Kind.AB or order == Campaign.Order.DISAGREEMENT
+    identical = sum(n == 1 for n in distinct) if skips_agreement else 0
+    items = (len(clusters) if kind == Campaign.Kind.AB else sum(distinct)) - identical
     return {
         "clusters": len(clusters),
         "items": items,
         "identical": identical,
+        "checks": check_count(gold_share, items),
         "judgments": items * overlap,
     }
+
+
+def check_count(gold_share: float, items: int) -> int:
+    """The check items added to ``items`` items asked: at least one when any is wanted."""
+    return math.ceil(gold_share * items) if items else 0
 
 
 def _sampled(clusters: list[int], sample_size: int | None, seed: int) -> list[int]:
@@ -84,9 +120,27 @@ def _sampled(clusters: list[int], sample_size: int | None, seed: int) -> list[in
     return sorted(random.Random(seed).sample(clusters, sample_size))
 
 
-def campaign_check(*, kind: str, titles: list[Title], selectors: list[str], overlap: int):
+def campaign_check(
+    *,
+    kind: str,
+    titles: list[Title],
+    selectors: list[str],
+    overlap: int,
+    order: str = Campaign.Order.RANDOM,
+    gold_share: float = 0.0,
+    target_width: float = 0.2,
+    alpha: float = 0.05,
+):
     """The clusters that have a pick from every selector, and the picks; raises CampaignInvalid
     with a one-line reason when the campaign cannot be made."""
+    if order not in Campaign.Order.values:
+        raise CampaignInvalid(f"unknown order {order!r}: random or disagreement")
+    if not 0 <= gold_share <= 0.5:
+        raise CampaignInvalid("the share of check items must be between 0 and 0.5")
+    if not 0 < target_width <= 1:
+        raise CampaignInvalid("the target interval width must be a share in (0, 1]")
+    if not 0 < alpha < 1:
+        raise CampaignInvalid("α must be between 0 and 1")
     known = set(Selection.Selector.values)
     if unknown := [s for s in selectors if s not in known]:
         raise CampaignInvalid(f"unknown selectors: {', '.join(unknown)}")
@@ -127,6 +181,10 @@ def references(clusters: list[int]) -> dict[int, int]:
 
 
 def _items(campaign: Campaign, clusters: list[int], picks) -> list[Item]:
+    """One item per A/B cluster; per grade cluster, one per distinct face picked. A face every
+    selector picked is asked in a random-order grade campaign (it measures the selectors'
+    absolute grades) and recorded as agreement in a disagreement-first one."""
+    skip_agreement = campaign.order == Campaign.Order.DISAGREEMENT
     items = []
     reference = references(clusters)
     for cluster_id in clusters:
@@ -160,7 +218,88 @@ def _items(campaign: Campaign, clusters: list[int], picks) -> list[Item]:
                 reference_id=reference.get(cluster_id),
                 crop=crops[face_id],
                 selectors=names,
+                identical=skip_agreement and len(credited) == 1,
             )
             for face_id, names in credited.items()
         )
     return items
+
+
+def check_items(campaign: Campaign, items: list[Item], titles: list[Title]) -> list[Item]:
+    """Items whose answer is known, to measure the annotators (never the selectors), drawn with
+    the campaign's seed. Grade: the faces of these titles an admin graded, then picks shown with
+    a strong degradation (answer: unidentifiable). A/B: pairs shown again with the sides swapped
+    (self-consistency), and pairs of a pick against its own degraded copy (answer: the pick)."""
+    asked = [item for item in items if not item.identical]
+    count = check_count(campaign.gold_share, len(asked))
+    if not count:
+        return []
+    rng = random.Random(f"checks:{campaign.seed}")
+    drawn = rng.sample(asked, min(count, len(asked)))
+    if campaign.kind == Campaign.Kind.AB:
+        repeats = math.ceil(count / 2)
+        return [_repeat(item) for item in drawn[:repeats]] + [
+            _degraded_pair(item) for item in drawn[repeats:]
+        ]
+    marked = list(
+        Face.objects.filter(title__in=titles)
+        .exclude(known_grade="")
+        .order_by("pk")
+        .values_list("pk", "cluster_id", "known_grade")
+    )
+    marked = rng.sample(marked, min(count, len(marked)))
+    checks = [
+        Item(
+            campaign=campaign,
+            cluster_id=cluster_id,
+            face_id=face_id,
+            selectors=[],
+            gold=grade,
+            gold_source=Item.GoldSource.ADMIN,
+        )
+        for face_id, cluster_id, grade in marked
+    ]
+    checks += [
+        Item(
+            campaign=campaign,
+            cluster_id=item.cluster_id,
+            face_id=item.face_id,
+            reference_id=item.reference_id,
+            crop=item.crop,
+            selectors=[],
+            gold=Judgment.Answer.UNIDENTIFIABLE,
+            gold_source=Item.GoldSource.DEGRADED,
+        )
+        for item in drawn[: count - len(checks)]
+    ]
+    return checks
+
+
+def _repeat(item: Item) -> Item:
+    return Item(
+        campaign=item.campaign,
+        cluster_id=item.cluster_id,
+        face_id=item.face_id,
+        face_b_id=item.face_b_id,
+        reference_id=item.reference_id,
+        crop=item.crop,
+        crop_b=item.crop_b,
+        selectors=list(item.selectors),
+        repeat_of=item,
+    )
+
+
+def _degraded_pair(item: Item) -> Item:
+    """Selector A's pick against the same pick degraded (shown on the B side)."""
+    return Item(
+        campaign=item.campaign,
+        cluster_id=item.cluster_id,
+        face_id=item.face_id,
+        face_b_id=item.face_id,
+        reference_id=item.reference_id,
+        crop=item.crop,
+        crop_b=item.crop,
+        selectors=[],
+        gold=Judgment.Answer.A,
+        gold_source=Item.GoldSource.DEGRADED,
+    )

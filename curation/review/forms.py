@@ -47,6 +47,35 @@ class CampaignCreateForm(forms.Form):
         min_value=1, required=False, help_text="Empty: every cluster.", label="Clusters sampled"
     )
     seed = forms.IntegerField(initial=0, help_text="Of the sample, the orders and the A/B sides.")
+    order = forms.ChoiceField(
+        choices=Campaign.Order.choices,
+        initial=Campaign.Order.RANDOM,
+        required=False,
+        help_text="Order “disagreement first”: only the clusters where the selectors picked "
+        "different faces are asked; the others are recorded as agreement.",
+    )
+    gold_percent = forms.IntegerField(
+        min_value=0,
+        max_value=50,
+        initial=10,
+        required=False,
+        label="Check items (%)",
+        help_text="Check items: in a grade campaign, faces an admin graded and picks shown "
+        "strongly degraded; in an A/B campaign, pairs shown again with the sides swapped and "
+        "picks against their degraded copy.",
+    )
+    target_points = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        initial=20,
+        required=False,
+        label="Target interval width (points)",
+        help_text="Target width: the campaign has judged enough when its 95 % intervals are this "
+        "narrow.",
+    )
+    alpha = forms.FloatField(
+        min_value=0.001, max_value=0.5, initial=0.05, required=False, label="A/B sign test α"
+    )
     lease_seconds = forms.IntegerField(min_value=30, initial=300, label="Lease (seconds)")
     min_view_ms = forms.IntegerField(
         min_value=0, max_value=5000, initial=250, label="Minimum viewing time (ms)"
@@ -69,6 +98,11 @@ class CampaignCreateForm(forms.Form):
             "overlap": data["overlap"],
             "sample_size": data["sample_size"],
             "seed": data["seed"],
+            # Left out (a form posted by a script): no checks, the model's defaults.
+            "order": data.get("order") or Campaign.Order.RANDOM,
+            "gold_share": (data.get("gold_percent") or 0) / 100,
+            "target_width": (data.get("target_points") or 20) / 100,
+            "alpha": data.get("alpha") or 0.05,
         }
 
     def clean(self):

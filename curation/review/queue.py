@@ -9,6 +9,10 @@ once the row is locked, by a new statement that sees every lease committed befor
 the query that found the row may predate a lease another annotator committed an instant before.
 One annotator's requests are serialised (their user row is locked), so nobody holds two leases
 in one campaign. A lease is therefore a reserved place: an answer on a held lease is taken.
+
+Check items (gold items and A/B repeats) measure the annotators: each is served to every
+annotator once, a repeat only to those who answered its original, and only to annotators who
+have items of the campaign to judge or judged one; they do not count in the campaign's progress.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from django.db.models.functions import Coalesce, Mod
 from django.db.models.query import QuerySet
 from django.utils import timezone
 
-from curation.models import Campaign, Item, Judgment, Lease
+from curation.models import SELECTOR_ITEMS, Campaign, Item, Judgment, Lease
 
 GRADES = (Judgment.Answer.UNIDENTIFIABLE, Judgment.Answer.USABLE, Judgment.Answer.EXCELLENT)
 AB_SIDES = ("left", "right", "equal")
@@ -74,29 +78,47 @@ def left_is_a(*, campaign: Campaign, item_id: int, annotator_id: int) -> bool:
     return digest[0] % 2 == 0
 
 
+def item_left_is_a(*, campaign: Campaign, item: Item, annotator_id: int) -> bool:
+    """``left_is_a`` of the item; a repeat shows the sides its original showed, swapped."""
+    if item.repeat_of_id is not None:
+        return not left_is_a(
+            campaign=campaign, item_id=item.repeat_of_id, annotator_id=annotator_id
+        )
+    return left_is_a(campaign=campaign, item_id=item.pk, annotator_id=annotator_id)
+
+
 def _count(queryset) -> Coalesce:
     counted = queryset.order_by().values("item").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+def _answered(annotator, item: str = "pk") -> Exists:
+    return Exists(
+        Judgment.objects.filter(
+            item=OuterRef(item), annotator=annotator, superseded_by__isnull=True
+        ).exclude(answer=Judgment.Answer.UNDO)
+    )
+
+
 def open_items(campaign: Campaign, annotator) -> QuerySet[Item]:
-    """Items that still need a judgment and that this annotator has not answered."""
+    """Items that still need a judgment and that this annotator has not answered, and the check
+    items they have not answered yet (a repeat once they answered its original)."""
     now = timezone.now()
     others_leases = Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now).exclude(
         annotator=annotator
     )
-    answered = Judgment.objects.filter(
-        item=OuterRef("pk"), annotator=annotator, superseded_by__isnull=True
-    ).exclude(answer=Judgment.Answer.UNDO)
+    has_room = Q(judged__lt=campaign.overlap, free__gt=0)
+    check_due = Q(repeat_of=None) | Q(original_answered=True)
     return (
         Item.objects.filter(campaign=campaign, identical=False)
         .annotate(
             held=_count(others_leases),
-            answered=Exists(answered),
+            answered=_answered(annotator),
+            original_answered=_answered(annotator, "repeat_of"),
         )
-        .filter(judged__lt=campaign.overlap, answered=False)
+        .filter(answered=False)
         .alias(free=Value(campaign.overlap) - F("judged") - F("held"))
-        .filter(free__gt=0)
+        .filter((SELECTOR_ITEMS & has_room) | (~SELECTOR_ITEMS & check_due))
         .alias(turn=_shuffled(campaign, annotator))
         .order_by("turn", "pk")
     )
@@ -142,7 +164,7 @@ def next_item(*, campaign: Campaign, annotator) -> Served | None:
                 item=item, annotator=annotator, token=token, served_at=now, expires_at=expiry
             )
     side = (
-        left_is_a(campaign=campaign, item_id=item.pk, annotator_id=annotator.pk)
+        item_left_is_a(campaign=campaign, item=item, annotator_id=annotator.pk)
         if campaign.kind == Campaign.Kind.AB
         else None
     )
@@ -165,8 +187,26 @@ def _take_candidate(campaign: Campaign, annotator) -> Item | None:
     choices = [candidates.exclude(cluster_id=last), candidates] if last else [candidates]
     for queryset in choices:
         if (item := _lock_first(queryset, campaign, annotator)) is not None:
+            if is_check(item) and not _works_here(campaign, annotator, candidates):
+                return None  # nothing here for them to judge: no checks either
             return item
     return None
+
+
+def _works_here(campaign: Campaign, annotator, candidates: QuerySet[Item]) -> bool:
+    """Whether the annotator has items of the campaign to judge, or judged one: check items are
+    for them (an annotator arriving after the work is done gets none)."""
+    return (
+        candidates.filter(SELECTOR_ITEMS).exists()
+        or Judgment.objects.filter(item__campaign=campaign, annotator=annotator)
+        .filter(item__gold="", item__repeat_of=None)
+        .exists()
+    )
+
+
+def is_check(item: Item) -> bool:
+    """A gold item or a repeat: it measures the annotator, not the selectors."""
+    return bool(item.gold) or item.repeat_of_id is not None
 
 
 def _lock_first(candidates: QuerySet[Item], campaign: Campaign, annotator) -> Item | None:
@@ -223,7 +263,7 @@ def answer_record(
             decisive = value != Judgment.Answer.SKIP
             if decisive and viewed_ms is not None and viewed_ms < campaign.min_view_ms:
                 raise TooQuick(f"answered {viewed_ms} ms after it appeared: look at it first")
-            full = decisive and item.judged >= campaign.overlap
+            full = decisive and not is_check(item) and item.judged >= campaign.overlap
             judgment = None
             if not full:
                 judgment = Judgment.objects.create(
@@ -251,7 +291,7 @@ def _answer_value(campaign: Campaign, item: Item, annotator, answer: str):
         return answer, None
     if answer not in AB_SIDES:
         raise ValueError(f"unknown A/B answer {answer!r}")
-    side = left_is_a(campaign=campaign, item_id=item.pk, annotator_id=annotator.pk)
+    side = item_left_is_a(campaign=campaign, item=item, annotator_id=annotator.pk)
     if answer == "equal":
         return Judgment.Answer.EQUAL, side
     picked_a = (answer == "left") == side
@@ -305,13 +345,16 @@ def annotator_count(*, campaign: Campaign, annotator) -> int:
 def with_progress(campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:
     """The campaigns with their ``done`` live judgments and the ``total`` they want, from the
     items' counters, in the same query (for lists; ``campaign_progress`` has the details)."""
-    asked = Count("items", filter=Q(items__identical=False))
-    return campaigns.annotate(done=Coalesce(Sum("items__judged"), 0), total=F("overlap") * asked)
+    counted = Q(items__identical=False, items__gold="", items__repeat_of=None)
+    asked = Count("items", filter=counted)
+    return campaigns.annotate(
+        done=Coalesce(Sum("items__judged", filter=counted), 0), total=F("overlap") * asked
+    )
 
 
 def judgments_left(campaign: Campaign) -> dict[str, int]:
     """The judgments the campaign still needs and all it needs ("17 left of 60")."""
-    totals = campaign.items.filter(identical=False).aggregate(
+    totals = campaign.items.filter(SELECTOR_ITEMS, identical=False).aggregate(
         items=Count("pk"), done=Coalesce(Sum("judged"), 0)
     )
     total = totals["items"] * campaign.overlap
@@ -320,17 +363,19 @@ def judgments_left(campaign: Campaign) -> dict[str, int]:
 
 def campaign_progress(campaign: Campaign) -> dict:
     """Done / total (judgments needed) and live judgments per annotator."""
-    items = campaign.items.filter(identical=False).count()
+    asked = campaign.items.filter(SELECTOR_ITEMS, identical=False)
+    items = asked.count()
     per_annotator = (
         live_judgments(campaign)
         .values("annotator__username")
         .annotate(n=Count("pk"))
         .order_by("-n")
     )
-    done = campaign.items.aggregate(done=Coalesce(Sum("judged"), 0))["done"]
+    done = asked.aggregate(done=Coalesce(Sum("judged"), 0))["done"]
     return {
         "items": items,
         "identical": campaign.items.filter(identical=True).count(),
+        "checks": campaign.items.exclude(SELECTOR_ITEMS).count(),
         "total": items * campaign.overlap,
         "done": done,
         "annotators": [(row["annotator__username"], row["n"]) for row in per_annotator],

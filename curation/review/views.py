@@ -20,7 +20,9 @@ from django_htmx.middleware import HtmxDetails
 
 from curation.accounts.roles import admin_required
 from curation.catalog.frames import frame_jpeg
-from curation.catalog.thumbnails import face_crop_response
+from curation.catalog.thumbnails import degraded_jpeg, face_crop_response, response_bytes
+from curation.evaluation.checks import checks_table
+from curation.evaluation.tables import Filters
 from curation.listing import listing
 from curation.models import Campaign, Item
 from curation.review.campaigns import CampaignInvalid, campaign_create, campaign_preview
@@ -32,13 +34,14 @@ from curation.review.queue import (
     annotator_count,
     answer_record,
     campaign_progress,
+    item_left_is_a,
     judgments_left,
-    left_is_a,
     may_see,
     next_item,
     undo_last,
     with_progress,
 )
+from curation.review.stopping import campaign_savings, campaign_stopping
 
 # The picture slots of each kind of item: an A/B item shows only its two sides, never which
 # selector's pick is which.
@@ -166,10 +169,25 @@ def item_image(request: AnnotatorRequest, item_id: int, slot: str) -> HttpRespon
     ):
         raise Http404("no such image")
     response = _slot_image(request, item, slot)
+    if _degraded_slot(request, item, slot):
+        response = HttpResponse(degraded_jpeg(response_bytes(response)), content_type="image/jpeg")
     frame_image = item.face.frame.image.name
-    suffix = Path(frame_image).suffix if slot == "frame" and frame_image else ".jpg"
+    suffix = ".jpg"
+    if slot == "frame" and frame_image and not item.gold_source:
+        suffix = Path(frame_image).suffix
     response["Content-Disposition"] = f'inline; filename="{slot}{suffix}"'
     return response
+
+
+def _degraded_slot(request: AnnotatorRequest, item: Item, slot: str) -> bool:
+    """Whether the slot shows a degraded gold picture: every picture of a degraded grade item
+    but the reference; the B side of a degraded A/B pair."""
+    if item.gold_source != Item.GoldSource.DEGRADED or slot == "reference":
+        return False
+    if slot not in ("left", "right"):
+        return True
+    a_left = item_left_is_a(campaign=item.campaign, item=item, annotator_id=request.user.pk)
+    return (slot == "left") != a_left
 
 
 def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> HttpResponseBase:
@@ -181,7 +199,7 @@ def _slot_image(request: AnnotatorRequest, item: Item, slot: str) -> HttpRespons
         return face_crop_response(item.reference, size=320)
     face, crop = item.face, item.crop
     if slot in ("left", "right"):
-        a_left = left_is_a(campaign=item.campaign, item_id=item.pk, annotator_id=request.user.pk)
+        a_left = item_left_is_a(campaign=item.campaign, item=item, annotator_id=request.user.pk)
         if (slot == "left") != a_left:
             face, crop = item.face_b, item.crop_b
     if face is None:
@@ -256,10 +274,17 @@ def campaign_preview_fragment(request: HttpRequest) -> HttpResponse:
 @admin_required
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
+    stopping = campaign_stopping(campaign)
     return render(
         request,
         "review/campaign_detail.html",
-        {"campaign": campaign, "progress": campaign_progress(campaign)},
+        {
+            "campaign": campaign,
+            "progress": campaign_progress(campaign),
+            "stopping": stopping,
+            "savings": campaign_savings(campaign),
+            "checks": checks_table(Filters(campaigns=[campaign.pk])),
+        },
     )
 
 

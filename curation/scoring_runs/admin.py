@@ -9,34 +9,38 @@ from curation.models import FilterConfig, QualityModel, QualityTraining, Scoring
 from curation.queueing import QueueUnavailable
 from curation.scoring_runs.extractors import feature_version
 from curation.scoring_runs.filter_configs import parse_filter_stages
-from curation.scoring_runs.quality_models import quality_model_activate, training_start
+from curation.scoring_runs.quality_models import quality_model_activate
+from curation.scoring_runs.trainings import training_start
 
 
 @admin.register(QualityModel)
 class QualityModelAdmin(admin.ModelAdmin):
     list_display = [
         "version",
+        "labels",
         "is_active",
         "faces",
-        "r2",
-        "titles_trained_on",
+        "held_out",
+        "learned_from",
         "features_learned",
         "current",
         "created_at",
     ]
-    list_filter = ["is_active"]
+    list_filter = ["labels", "is_active"]
     readonly_fields = [
         "version",
+        "labels",
         "artifact",
         "features",
         "feature_version",
         "params",
         "summary",
         "titles",
+        "campaigns",
         "is_active",
         "created_at",
     ]
-    actions = ["activate", "train_new_version"]
+    actions = ["activate", "train_new_version", "train_learned"]
 
     def has_add_permission(self, request):
         return False
@@ -45,13 +49,23 @@ class QualityModelAdmin(admin.ModelAdmin):
     def faces(self, record):
         return record.summary.get("faces")
 
-    @admin.display(description="held-out R²")
-    def r2(self, record):
-        value = record.summary.get("r2_held_out")
-        return "—" if value is None else f"{value:.3f}"
+    @admin.display(description="held out")
+    def held_out(self, record):
+        """Weak labels: R² on held-out faces; people: how often held-out pairs are ordered as
+        people ordered them, by this model and by the weak model it refines."""
+        summary = record.summary
+        if record.labels == QualityModel.Labels.PEOPLE:
+            return (
+                f"{summary['accuracy_held_out']:.2f} vs weak "
+                f"{summary['weak_accuracy_held_out']:.2f} ({summary['held_out_pairs']} pairs)"
+            )
+        value = summary.get("r2_held_out")
+        return "—" if value is None else f"R² {value:.3f}"
 
-    @admin.display(description="titles")
-    def titles_trained_on(self, record):
+    @admin.display(description="learned from")
+    def learned_from(self, record):
+        if record.labels == QualityModel.Labels.PEOPLE:
+            return "campaigns " + ", ".join(map(str, record.campaigns))
         return ", ".join(record.titles)
 
     @admin.display(description="features")
@@ -70,7 +84,9 @@ class QualityModelAdmin(admin.ModelAdmin):
             return
         record = queryset.get()
         quality_model_activate(record=record)
-        self.message_user(request, f"quality model v{record.version} is now active")
+        self.message_user(
+            request, f"quality model v{record.version} is now the active {record.labels} model"
+        )
 
     @admin.action(description="Train a new version on all scored faces and activate it")
     def train_new_version(self, request, queryset):
@@ -85,11 +101,38 @@ class QualityModelAdmin(admin.ModelAdmin):
             "follow it under Quality model trainings",
         )
 
+    @admin.action(description="Train the learned selector's model on every campaign's judgments")
+    def train_learned(self, request, queryset):
+        training_start_reported(self, request, labels=QualityModel.Labels.PEOPLE)
+
+
+def training_start_reported(model_admin, request, **options) -> None:
+    """Queue a learned model's training and tell the admin where to follow it."""
+    try:
+        training = training_start(requested_by=request.user, **options)
+    except QueueUnavailable as error:
+        model_admin.message_user(request, str(error), messages.ERROR)
+        return
+    model_admin.message_user(
+        request,
+        f"training {training.pk} queued: a worker trains the learned model on people's "
+        "judgments and activates it; follow it under Quality model trainings",
+    )
+
 
 @admin.register(QualityTraining)
 class QualityTrainingAdmin(admin.ModelAdmin):
-    list_display = ["pk", "status", "step", "model", "error", "requested_by", "created_at"]
-    list_filter = ["status"]
+    list_display = [
+        "pk",
+        "labels",
+        "status",
+        "step",
+        "model",
+        "error",
+        "requested_by",
+        "created_at",
+    ]
+    list_filter = ["labels", "status"]
     readonly_fields = [field.name for field in QualityTraining._meta.fields]
 
     def has_add_permission(self, request):

@@ -1,10 +1,12 @@
-"""Two scoring runs side by side: what they used differently, which picks changed, and why."""
+"""Two scoring runs side by side: what they used differently, which picks changed, and why,
+and how people judged each run's picks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from curation.models import Face, ScoringRun, Selection
+from curation.scoring_runs.judged import JudgedDiff, runs_judged
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class RunsDiff:
     used: list[str]  # what the runs used differently, one line each
     changes: list[PickChange]
     unchanged: int
+    judged: JudgedDiff
 
 
 def _flat(record: dict, prefix: str = "") -> dict[str, object]:
@@ -121,4 +124,5 @@ def runs_diff(run_a: ScoringRun, run_b: ScoringRun) -> RunsDiff:
                 continue
             why = _why(selector, cluster_id, pick_a, pick_b, run_a, run_b)
             changes.append(PickChange(label, selector, face_a, face_b, why))
-    return RunsDiff(record_differences(run_a.record, run_b.record), changes, unchanged)
+    used = record_differences(run_a.record, run_b.record)
+    return RunsDiff(used, changes, unchanged, runs_judged(run_a, run_b))

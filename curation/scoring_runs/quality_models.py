@@ -1,13 +1,13 @@
 """The quality models: training a version, activating one, and the one scoring uses.
 
 Training is not idempotent: each call stores a new version. From the app it runs as a
-``QualityTraining`` on a worker, which records what it is doing and how it ended.
+``QualityTraining`` on a worker (``trainings``). Versions are numbered across both kinds of
+model, weak-label and learned, and each kind has its own active one.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -19,17 +19,13 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.utils import timezone
 
-from curation import queueing
-from curation.errors import first_line
-from curation.models import Face, QualityModel, QualityTraining, ScoringRun
+from curation.models import Face, QualityModel, ScoringRun
 from curation.scoring_runs.extractors import feature_version
 from curation.scoring_runs.steps import feature_table, run_clusters
+from scoring.preference import PreferenceModel
 from scoring.quality import QualityModel as TrainedQualityModel
 from scoring.quality import QualityParams, train_quality_model
-
-log = logging.getLogger(__name__)
 
 
 def quality_model_active(*, run: ScoringRun) -> tuple[QualityModel, TrainedQualityModel]:
@@ -128,30 +124,40 @@ def quality_model_train(
     trained = train_quality_model(
         feature_table(faces), params or QualityParams(), feature_version=current
     )
+    progress("storing the model")
+    return quality_model_store(
+        record=QualityModel(
+            labels=QualityModel.Labels.WEAK,
+            features=list(trained.features),
+            feature_version=current,
+            params=_jsonable(trained.params),
+            summary=_jsonable(trained.summary) | {"titles": len({face.title_id for face in faces})},
+            titles=sorted({face.title.name for face in faces}),
+        ),
+        trained=trained,
+    )
+
+
+def quality_model_store(
+    *, record: QualityModel, trained: TrainedQualityModel | PreferenceModel
+) -> QualityModel:
+    """Number ``record`` as the next version, store ``trained`` as its artifact and make it the
+    active model of its labels."""
     with tempfile.TemporaryDirectory(dir=settings.DATA_DIR) as folder:
         path = Path(folder) / "model.joblib"
         trained.save(path)
         artifact = path.read_bytes()
-    summary = trained.summary
-    progress("storing the model")
+    prefix = "quality-model" if record.labels == QualityModel.Labels.WEAK else "learned-model"
     with transaction.atomic():
         _quality_models_locked()
-        version = (
+        record.version = (
             QualityModel.objects.order_by("-version").values_list("version", flat=True).first() or 0
         ) + 1
-        QualityModel.objects.filter(labels=QualityModel.Labels.WEAK, is_active=True).update(
-            is_active=False
+        QualityModel.objects.filter(labels=record.labels, is_active=True).update(is_active=False)
+        record.is_active = True
+        record.artifact.save(
+            f"{prefix}-v{record.version}.joblib", ContentFile(artifact), save=False
         )
-        record = QualityModel(
-            version=version,
-            features=list(trained.features),
-            feature_version=current,
-            params=_jsonable(trained.params),
-            summary=_jsonable(summary) | {"titles": len({face.title_id for face in faces})},
-            titles=sorted({face.title.name for face in faces}),
-            is_active=True,
-        )
-        record.artifact.save(f"quality-model-v{version}.joblib", ContentFile(artifact), save=False)
         record.save()
     return record
 
@@ -191,50 +197,3 @@ def quality_assign(*, run: ScoringRun) -> None:
     Face.objects.bulk_update(faces, ["quality", "quality_version"], batch_size=1000)
     run.quality_model = record
     run.save(update_fields=["quality_model"])
-
-
-def training_start(*, requested_by=None) -> QualityTraining:
-    """Queue a training of a new version on a worker; the broker down leaves it failed."""
-    training = QualityTraining.objects.create(requested_by=requested_by)
-    try:
-        queueing.enqueue(queueing.TRAIN_QUALITY_MODEL, training.pk, retry=False)
-    except queueing.QueueUnavailable as error:
-        QualityTraining.objects.filter(pk=training.pk).update(
-            status=QualityTraining.Status.FAILED, error=str(error), finished_at=timezone.now()
-        )
-        raise
-    return training
-
-
-def training_run(*, training_id: int) -> None:
-    """Run a queued training to its end; a training that already ended is left alone."""
-    with transaction.atomic():
-        training = QualityTraining.objects.select_for_update().get(pk=training_id)
-        if training.status in (QualityTraining.Status.DONE, QualityTraining.Status.FAILED):
-            return
-        training.status = QualityTraining.Status.RUNNING
-        training.save(update_fields=["status"])
-
-    def progress(step: str) -> None:
-        QualityTraining.objects.filter(pk=training_id).update(step=step)
-
-    try:
-        record = quality_model_train(progress=progress)
-    except Exception as error:
-        if not isinstance(error, NotEnoughFaces):
-            log.exception("quality model training %s failed", training_id)
-        QualityTraining.objects.filter(pk=training_id).update(
-            status=QualityTraining.Status.FAILED,
-            error=first_line(error)[:500],
-            finished_at=timezone.now(),
-        )
-        return
-    QualityTraining.objects.filter(pk=training_id).update(
-        status=QualityTraining.Status.DONE,
-        model=record,
-        step=(
-            f"trained v{record.version} on {record.summary['faces']} faces "
-            f"(held-out R² {record.summary['r2_held_out']:.3f}) and activated it"
-        ),
-        finished_at=timezone.now(),
-    )

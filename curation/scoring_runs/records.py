@@ -2,8 +2,9 @@
 
 ``run_record`` names the code (the package version and a digest of the scoring sources), every
 model file by its sha256, the feature version, the selectors' parameters and the seeds. The
-quality model is added when the run assigns one, and the picks when it makes them, so a later
-run replacing the title's selections does not erase what this one chose.
+quality model is added when the run assigns one, and the picks (with the learned model, when
+one made learned picks) when it makes them, so a later run replacing the title's selections
+does not erase what this one chose.
 """
 
 from __future__ import annotations
@@ -78,6 +79,18 @@ def run_record() -> dict[str, object]:
             "filtering": {"config": filter_version, "stages": [asdict(s) for s in stages]},
         },
         "seeds": {"quality model training": QualityParams().seed},
+    }
+
+
+def learned_model_record(model) -> dict[str, object]:
+    """The learned model a run's learned picks came from: what it learned from and built on."""
+    return {
+        "version": model.version,
+        "artifact": Path(model.artifact.name).name,
+        "sha256": file_sha256(model.artifact.path),
+        "campaigns": model.campaigns,
+        "prior": model.params.get("prior", {}).get("version"),
+        "features": model.features,
     }
 
 

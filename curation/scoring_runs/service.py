@@ -35,7 +35,7 @@ from curation.queueing import (
     QueueUnavailable,
     enqueue,
 )
-from curation.scoring_runs import quality_models, records, steps
+from curation.scoring_runs import learned_models, quality_models, records, steps
 
 log = logging.getLogger(__name__)
 CROPS_PER_TASK = 50
@@ -179,7 +179,8 @@ def _identity_send(run: ScoringRun) -> None:
 
 @_fails_run
 def selection_run(*, run_id: int) -> None:
-    """Quality from the active model, then every selector for every cluster."""
+    """Quality from the active model, then every selector for every cluster (the learned one
+    when a learned model is active)."""
     run = ScoringRun.objects.get(pk=run_id)
     if run.step not in (ScoringRun.Step.QUALITY, ScoringRun.Step.SELECTION):
         return
@@ -189,7 +190,7 @@ def selection_run(*, run_id: int) -> None:
         run.record = run.record | {"quality_model": records.quality_model_record(run.quality_model)}
         run.save(update_fields=["record"])
     _advance(run_id=run_id, finished=ScoringRun.Step.QUALITY, then=ScoringRun.Step.SELECTION)
-    picks = steps.selections_replace(run=run)
+    picks = steps.selections_replace(run=run, learned=learned_models.learned_model_active(run=run))
     ScoringRun.objects.filter(pk=run_id).update(crops_total=picks, crops_done=0)
     _advance(run_id=run_id, finished=ScoringRun.Step.SELECTION, then=ScoringRun.Step.CROPS)
 

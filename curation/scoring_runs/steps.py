@@ -3,7 +3,8 @@
 Every function here is idempotent, so a task that a killed worker leaves half done can simply
 run again: features are recomputed for the faces of a chunk, identity for whole clusters,
 selections replace the old rows in one transaction, and crops skip the selections that already
-have one. (Quality comes from ``quality_models``.)
+have one. (Quality comes from ``quality_models``, the learned model from
+``learned_models``.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -23,6 +25,7 @@ from curation.catalog.frames import frame_pixels, title_folder
 from curation.models import Cluster, Face, ScoringRun, Selection
 from curation.scoring_runs.extractors import face_embedder, feature_extractor, feature_version
 from curation.scoring_runs.filter_configs import filter_stages, fiqa_guards
+from curation.scoring_runs.records import learned_model_record
 from scoring.crop import CropParams, HeadshotCrop, headshot_box, render_headshot
 from scoring.features import FEATURE_NAMES, FeatureTable
 from scoring.identity import embedding_bytes, embedding_rows, identity_scores
@@ -31,8 +34,12 @@ from scoring.selectors import (
     select_baseline,
     select_filtering,
     select_fiqa,
+    select_learned,
     select_regression,
 )
+
+if TYPE_CHECKING:
+    from curation.scoring_runs.learned_models import LearnedModel
 
 # What the features step writes; identity is written per cluster by ``identity_compute``.
 MEASURED_FIELDS = tuple(name for name in FEATURE_NAMES if name != "identity")
@@ -130,10 +137,11 @@ def faces_to_measure(run: ScoringRun):
     return faces.exclude(feature_version=feature_version()) if run.clusters else faces
 
 
-def selections_replace(*, run: ScoringRun) -> int:
+def selections_replace(*, run: ScoringRun, learned: LearnedModel | None = None) -> int:
     """Every selector for each of the run's actor clusters, from its faces that are not in the
     background; the old selections of the run's clusters are replaced atomically. Unassigned
-    faces and clusters marked as no actor get none."""
+    faces and clusters marked as no actor get none. ``learned``: the learned model to pick with
+    (the worker passes ``learned_models.learned_model_active``); without one, no learned picks."""
     filter_version, stages = filter_stages()
     guards = fiqa_guards()
     fiqa_version = "fiqa:guards=" + ("+".join(stage.feature for stage in guards) or "none")
@@ -148,6 +156,7 @@ def selections_replace(*, run: ScoringRun) -> int:
     )
     for face in candidates.order_by("pk"):
         faces_by_cluster[face.cluster_id].append(face)
+    learned_scores = _learned_scores(learned, faces_by_cluster)
     for cluster in clusters:
         faces = faces_by_cluster.get(cluster.pk)
         if not faces:
@@ -155,7 +164,7 @@ def selections_replace(*, run: ScoringRun) -> int:
         table = feature_table(faces)
         quality = np.array([face.quality for face in faces], dtype=np.float64)
         filtering = select_filtering(table, stages)
-        chosen = {
+        chosen: dict[str, tuple[int, str, dict[str, object]]] = {
             Selection.Selector.BASELINE: (select_baseline(table), "baseline:paper", {}),
             Selection.Selector.FIQA: (select_fiqa(table, guards), fiqa_version, {}),
             Selection.Selector.FILTERING: (
@@ -174,6 +183,14 @@ def selections_replace(*, run: ScoringRun) -> int:
             ),
             Selection.Selector.REGRESSION: (select_regression(table, quality), quality_version, {}),
         }
+        if learned is not None:
+            scores = np.array([learned_scores[face.pk] for face in faces])
+            row = select_learned(table, scores)
+            chosen[Selection.Selector.LEARNED] = (
+                row,
+                f"learned:v{learned.record.version}",
+                {"score": round(float(scores[row]), 4)},
+            )
         for selector, (row, parameters, details) in chosen.items():
             picks.append(
                 Selection(
@@ -189,12 +206,28 @@ def selections_replace(*, run: ScoringRun) -> int:
     for pick in picks:
         entry = frozen.setdefault(str(pick.cluster.pk), {"label": pick.cluster.label})
         entry[pick.selector] = {"face": pick.face.pk, "details": pick.details}
+    record = {key: value for key, value in run.record.items() if key != "learned_model"}
+    if learned is not None:
+        record["learned_model"] = learned_model_record(learned.record)
     with transaction.atomic():
         Selection.objects.filter(cluster__in=clusters).delete()
         clusters.update(stale=False)
-        ScoringRun.objects.filter(pk=run.pk).update(picks=frozen)
+        ScoringRun.objects.filter(pk=run.pk).update(picks=frozen, record=record)
         Selection.objects.bulk_create(picks)
     return len(picks)
+
+
+def _learned_scores(
+    learned: LearnedModel | None, faces_by_cluster: dict[int, list[Face]]
+) -> dict[int, float]:
+    """The learned model's score of every candidate face, by face id, in one pass."""
+    faces = [face for group in faces_by_cluster.values() for face in group]
+    if learned is None or not faces:
+        return {}
+    scores = learned.model.predict(
+        feature_table(faces), learned.prior, feature_version=faces[0].feature_version
+    )
+    return {face.pk: float(score) for face, score in zip(faces, scores, strict=True)}
 
 
 def crops_make(*, run: ScoringRun, limit: int | None = None) -> int:

@@ -7,7 +7,7 @@ ten minutes apart); a run that still makes no progress is sent again by the stal
 from celery import shared_task
 
 from curation import queueing
-from curation.scoring_runs import quality_models, service
+from curation.scoring_runs import service, trainings, tuning
 
 
 def scoring_task(name: str):
@@ -44,4 +44,9 @@ def score_crops(run_id: int) -> None:
 
 @shared_task(name=queueing.TRAIN_QUALITY_MODEL, acks_late=True)
 def train_quality_model(training_id: int) -> None:
-    quality_models.training_run(training_id=training_id)
+    trainings.training_run(training_id=training_id)
+
+
+@shared_task(name=queueing.TUNE_FILTER, acks_late=True)
+def tune_filter(search_id: str) -> None:
+    tuning.tuning_run(search_id=search_id)

@@ -1,4 +1,5 @@
-"""``manage.py diff_runs A B``: what two scoring runs used differently and which picks changed."""
+"""``manage.py diff_runs A B``: what two scoring runs used differently, which picks changed, and
+how people judged each run's picks."""
 
 import json
 
@@ -6,14 +7,16 @@ from django.core.management.base import BaseCommand, CommandError
 
 from curation.management.database import database_ready
 from curation.models import ScoringRun
-from curation.scoring_runs.diffs import runs_diff
+from curation.scoring_runs.diffs import RunsDiff, runs_diff
+from curation.scoring_runs.judged import judged_record
 
 
 class Command(BaseCommand):
     help = (
         "Compare scoring runs A and B (by id): what they used differently (code, model files, "
         "features, selector parameters, quality model), then each pick that changed, between "
-        "which faces, and why. --json prints the same as JSON."
+        "which faces, and why; then, where people judged the runs' picks, their grades and A/B "
+        "wins side by side. --json prints the same as JSON."
     )
 
     def add_arguments(self, parser):
@@ -42,14 +45,30 @@ class Command(BaseCommand):
                 f"  {change.cluster} / {change.selector}: face {change.face_a} → "
                 f"{change.face_b}: {change.why}"
             )
+        self._judged(diff, a, b)
+
+    def _judged(self, diff: RunsDiff, a: int, b: int) -> None:
+        judged = diff.judged
+        self.stdout.write(f"judged picks: run {a} | run {b} | difference")
+        for line in judged.not_judged:
+            self.stdout.write(f"  {line}")
+        for heading, rows in (("grades", judged.grades), ("A/B", judged.wins)):
+            if rows:
+                self.stdout.write(f"  {heading}")
+            for row in rows:
+                self.stdout.write(
+                    f"    {row.what} / {row.measure}: {row.a} | {row.b} | {row.change}"
+                )
 
 
-def _json(diff) -> str:
+def _json(diff: RunsDiff) -> str:
     return json.dumps(
         {
             "used": diff.used,
             "unchanged": diff.unchanged,
             "changes": [change.__dict__ for change in diff.changes],
+            "judged": judged_record(diff.judged),
         },
         indent=2,
+        ensure_ascii=False,
     )

@@ -4,16 +4,17 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from curation.evaluation.checks import evaluation_tables
 from curation.evaluation.export import FORMATS, write_tables
-from curation.evaluation.tables import Filters, all_tables
+from curation.evaluation.tables import Filters
 from curation.management.database import database_ready
 from curation.models import Campaign, Title
 
 
 class Command(BaseCommand):
     help = (
-        "Write the evaluation tables (grades, paired tests, A/B, features, agreement), one "
-        "file per table."
+        "Write the evaluation tables (grades, paired tests, A/B, features, agreement, grades "
+        "and A/B by slice, and the annotators on the check items), one file per table."
     )
 
     def add_arguments(self, parser):
@@ -28,13 +29,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--title", action="append", default=[], help="title name (repeatable); default all"
         )
+        parser.add_argument(
+            "--exclude-below",
+            type=float,
+            default=None,
+            metavar="SHARE",
+            help="leave out annotators below this share (0-1) on gold or repeats",
+        )
 
-    def handle(self, *args, format, out, campaign, title, **options):
+    def handle(self, *args, format, out, campaign, title, exclude_below, **options):
         database_ready()
         filters = Filters(
             campaigns=_ids(Campaign, campaign, "campaign"), titles=_ids(Title, title, "title")
         )
-        for path in write_tables(all_tables(filters), format, out):
+        if exclude_below is not None and not 0 <= exclude_below <= 1:
+            raise CommandError("--exclude-below is a share between 0 and 1")
+        tables = evaluation_tables(filters, exclude_below)
+        for path in write_tables(tables, format, out):
             self.stdout.write(str(path))
 
 
