@@ -139,6 +139,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+# Optional: a read replica of the primary for the evaluation, which reads much and writes
+# nothing. GETs under REPLICA_READ_PATHS read from it; every write and every other read goes to
+# the primary (curation.replicas).
+REPLICA_READ_PATHS = envlist("REPLICA_READ_PATHS", "/evaluation/,/api/tables/")
+if replica_url := os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        replica_url, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0)
+    ) | {"TEST": {"MIRROR": "default"}}
+    DATABASE_ROUTERS = ["curation.replicas.ReplicaRouter"]
+    MIDDLEWARE.append("curation.replicas.replica_reads_middleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -190,7 +200,8 @@ FIQA_MODEL_PATH = os.environ.get("FIQA_MODEL_PATH", "") or str(bundled.LIGHTQNET
 # The FaceQNet selector first drops faces failing these of its guard stages (roll, exposure,
 # sharpness, artifacts: what the learned quality cannot see); "none": the plain best fiqa.
 FIQA_SELECTOR_GUARDS = envlist("FIQA_SELECTOR_GUARDS", "roll,exposure,sharpness,artifacts")
-# A quality model trains on at most this many faces (drawn at random across titles).
+# A quality model labels every measured face and fits its forest on at most this many of them
+# (a sample stratified by label, across titles).
 QUALITY_TRAIN_MAX_FACES = envint("QUALITY_TRAIN_MAX_FACES", 100_000)
 SCORING_CHUNK_SIZE = envint("SCORING_CHUNK_SIZE", 64)
 # Every worker checks this often for unfinished runs that made no progress for SCORING_STALL_SECONDS

@@ -5,8 +5,11 @@ import sys
 QUEUES = "gpu,cpu"
 
 
-def worker_argv(*, hostname: str, loglevel: str = "INFO", quiet: bool = False) -> list[str]:
-    """One solo worker on both queues: one task at a time, so torch gets the cores."""
+def worker_argv(
+    *, hostname: str, loglevel: str = "INFO", quiet: bool = False, queues: str = QUEUES
+) -> list[str]:
+    """One solo worker, on both queues unless told (``queues``: comma-separated): one task at a
+    time, so torch gets the cores."""
     return [
         sys.executable,
         "-m",
@@ -16,7 +19,7 @@ def worker_argv(*, hostname: str, loglevel: str = "INFO", quiet: bool = False) -
         "curation",
         "worker",
         "--queues",
-        QUEUES,
+        queues,
         "--pool",
         "solo",
         "--loglevel",

@@ -218,10 +218,16 @@ class PreferenceModel:
     feature_version: str = ""
 
     def predict(
-        self, table: FeatureTable, prior: QualityModel, feature_version: str | None = None
+        self,
+        table: FeatureTable,
+        prior: QualityModel,
+        feature_version: str | None = None,
+        prior_quality: np.ndarray | None = None,
     ) -> np.ndarray:
         """Score f of each face; shape (N,). ``prior`` must be the weak model it was trained
-        with; give the faces' ``feature_version`` to have it checked."""
+        with; give the faces' ``feature_version`` to have it checked, and ``prior_quality``
+        (N,), ``prior``'s quality of these faces, when it was computed already (scoring stores
+        it), so that its forest need not run again."""
         if feature_version is not None and feature_version != self.feature_version:
             raise FeatureVersionMismatch(
                 f"the learned model was trained on features {self.feature_version or 'unknown'}"
@@ -231,7 +237,11 @@ class PreferenceModel:
             raise PriorMismatch("this is not the weak model the learned model was trained with")
         if len(table) == 0:
             return np.empty(0)
-        return self._score(table, prior.predict(table))
+        if prior_quality is None:
+            prior_quality = prior.predict(table)
+        elif np.shape(prior_quality) != (len(table),):
+            raise ValueError(f"expected {len(table)} prior scores, got {np.shape(prior_quality)}")
+        return self._score(table, np.asarray(prior_quality, dtype=np.float64))
 
     def _score(self, table: FeatureTable, prior: np.ndarray) -> np.ndarray:
         standard = (prior - self.prior_mean) / self.prior_scale

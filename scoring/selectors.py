@@ -3,11 +3,14 @@ cluster's features.
 
 Ties break by the faces' features, never by their row order, so shuffling a cluster's rows never
 changes which face is chosen (identical rows are the same face as far as any selector can tell).
+A selector looks at its own score first and at the features only among faces that tie on it:
+sorting every face of a cluster by 21 keys would be most of what it costs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,18 +19,49 @@ from scoring.features import FEATURE_NAMES, SMALLER_BETTER, FeatureTable, goodne
 from scoring.ranking import percentiles
 
 
-def _order(table: FeatureTable, first: np.ndarray) -> np.ndarray:
-    """Row indices from best to worst by ``first`` (N,), then by every feature's goodness, then
-    by the raw values (so that, say, yaw +5 and -5 do not tie). NaN ranks last."""
-    keys = [table.column(name) for name in reversed(FEATURE_NAMES)]
-    keys += [goodness(table, name) for name in reversed(FEATURE_NAMES)]
-    keys.append(first)
-    return np.lexsort([-key for key in keys])
+def _maxima(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The ``positions`` whose ``values`` (aligned with them) are the largest; all of them when
+    none is measured (NaN ranks last, and NaNs tie)."""
+    measured = ~np.isnan(values)
+    return positions[values == values[measured].max()] if measured.any() else positions
 
 
-def _best(table: FeatureTable, first: np.ndarray) -> int:
-    _require_faces(table)
-    return int(_order(table, first)[0])
+def _tie_break(table: FeatureTable, rows: np.ndarray, positions: np.ndarray) -> int:
+    """Of ``positions`` (ascending) in ``rows`` of ``table``, faces that tie on what a selector
+    ranks by, the one ranked first: by each feature's goodness in ``FEATURE_NAMES`` order, then
+    by each raw value (so that, say, yaw +5 and -5 do not tie), then the first row. Only the
+    faces still tied look at the next key, so a tie costs a few comparisons, not a sort."""
+    for oriented, name in itertools.product((True, False), FEATURE_NAMES):
+        if len(positions) == 1:
+            break
+        column = goodness(table, name) if oriented else table.column(name)
+        positions = _maxima(column[rows[positions]], positions)
+    return int(positions[0])
+
+
+def _best(table: FeatureTable, first: np.ndarray, rows: np.ndarray | None = None) -> int:
+    """The position in ``rows`` (default: every row of ``table``) of the best face by ``first``
+    (aligned with ``rows``, larger better, NaN last), ties broken by ``_tie_break``."""
+    rows = np.arange(len(table)) if rows is None else rows
+    if len(rows) == 0:
+        raise ValueError("a cluster needs at least one face")
+    return _tie_break(table, rows, _maxima(first, np.arange(len(rows))))
+
+
+def _top(table: FeatureTable, first: np.ndarray, rows: np.ndarray, count: int) -> np.ndarray:
+    """The positions in ``rows`` of the best ``count`` faces by ``first`` (aligned with
+    ``rows``) among those where it is measured, all of them when fewer, in no particular order;
+    the faces tied at the cut are taken one by one by ``_tie_break``."""
+    measured = np.flatnonzero(~np.isnan(first))
+    if count >= len(measured):
+        return measured
+    cut = np.partition(first[measured], -count)[-count]
+    chosen = np.flatnonzero(first > cut)
+    tied = np.flatnonzero(first == cut)
+    while len(chosen) < count:
+        best = _tie_break(table, rows, tied)
+        chosen, tied = np.append(chosen, best), tied[tied != best]
+    return chosen
 
 
 def _require_faces(table: FeatureTable) -> None:
@@ -71,13 +105,12 @@ def select_fiqa(table: FeatureTable, guards: Sequence[FilterStage] | None = None
     Falls back to ``sharpness`` when ``fiqa`` was not measured."""
     _require_faces(table)
     guards = FIQA_GUARDS if guards is None else tuple(guards)
-    rows = np.asarray(
-        select_filtering(table, guards).stages[-1].survivors if guards else range(len(table)),
-        dtype=np.intp,
-    )
-    survivors = table.take(rows)
-    fiqa = survivors.column("fiqa")
-    return int(rows[_best(survivors, fiqa if np.isfinite(fiqa).any() else survivors.sharpness)])
+    rows = np.arange(len(table))
+    if guards:
+        *_, (_, rows, _) = _filter(table, guards)
+    fiqa = table.column("fiqa")[rows]
+    first = fiqa if np.isfinite(fiqa).any() else table.sharpness[rows]
+    return int(rows[_best(table, first, rows)])
 
 
 def candidate_priority(table: FeatureTable) -> np.ndarray:
@@ -196,26 +229,41 @@ class FilterResult:
     stages: tuple[StageOutcome, ...]
 
 
-def _passes(stage: FilterStage, table: FeatureTable) -> np.ndarray:
-    measured = np.isfinite(table.column(stage.feature))
+def _passes(
+    stage: FilterStage, table: FeatureTable, rows: np.ndarray, good: np.ndarray
+) -> np.ndarray:
+    """Which of ``rows`` (the faces entering the stage; ``good`` their goodness in the stage's
+    feature) pass it, as a mask over ``rows``."""
+    value = table.column(stage.feature)[rows]
+    measured = np.isfinite(value)
     if not measured.any():
-        return np.ones(len(table), dtype=bool)
-    value = table.column(stage.feature)
-    good = goodness(table, stage.feature)
-    keep = np.zeros(len(table), dtype=bool)
+        return np.ones(len(rows), dtype=bool)
+    keep = np.zeros(len(rows), dtype=bool)
     if stage.threshold is not None:
         if stage.feature in SMALLER_BETTER:
             keep |= np.abs(value) < stage.threshold
         else:
             keep |= value > stage.threshold
-    if stage.top is not None:
-        keep[_order(table, good)[: stage.top]] = True
+    if stage.top is not None:  # the best ``top`` measured faces
+        keep[_top(table, good, rows, stage.top)] = True
     if stage.percentile is not None:
         keep |= percentiles(good) >= stage.percentile
     keep &= measured
     if not keep.any():  # only a threshold nobody clears: keep the stage's best face
-        keep[_order(table, good)[0]] = True
+        keep[_best(table, good, rows)] = True
     return keep
+
+
+def _filter(
+    table: FeatureTable, stages: Sequence[FilterStage]
+) -> Iterator[tuple[FilterStage, np.ndarray, np.ndarray]]:
+    """Each stage in turn, on the previous stage's survivors: the stage, its surviving rows (in
+    row order) and their goodness in its feature."""
+    rows = np.arange(len(table))
+    for stage in stages:
+        good = goodness(table, stage.feature)
+        rows = rows[_passes(stage, table, rows, good[rows])]
+        yield stage, rows, good[rows]
 
 
 def select_filtering(
@@ -226,12 +274,8 @@ def select_filtering(
     _require_faces(table)
     if not stages:
         raise ValueError("filtering needs at least one stage")
-    rows = np.arange(len(table))
-    outcomes = []
-    for stage in stages:
-        entering = table.take(rows)
-        rows = rows[_passes(stage, entering)]
-        survivors = table.take(rows)
-        best = int(rows[_order(survivors, goodness(survivors, stage.feature))[0]])
-        outcomes.append(StageOutcome(stage, tuple(int(r) for r in np.sort(rows)), best))
+    outcomes = [
+        StageOutcome(stage, tuple(rows.tolist()), int(rows[_best(table, good, rows)]))
+        for stage, rows, good in _filter(table, stages)
+    ]
     return FilterResult(chosen=outcomes[-1].best, stages=tuple(outcomes))

@@ -74,7 +74,8 @@ def start_worker(transactional_db, media_root, tmp_path):
     """Start real Celery worker processes over the real broker, on the test database.
 
     ``start_worker(**env)`` returns the process once it is ready; extra variables go into its
-    environment. The queues are emptied first so that nothing left by an earlier run is taken.
+    environment; ``queues="cpu"`` has it consume only those queues (default: all of them). The
+    queues are emptied first so that nothing left by an earlier run is taken.
     """
     import subprocess
     import time
@@ -82,7 +83,7 @@ def start_worker(transactional_db, media_root, tmp_path):
     from django.db import connection
 
     from curation.celery import app
-    from curation.workers import worker_argv
+    from curation.workers import QUEUES, worker_argv
 
     with app.connection_for_write() as conn:
         for queue in ("gpu", "cpu"):
@@ -90,7 +91,7 @@ def start_worker(transactional_db, media_root, tmp_path):
     base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
     started = []
 
-    def start(**extra: str) -> subprocess.Popen:
+    def start(queues: str = QUEUES, **extra: str) -> subprocess.Popen:
         env = (
             os.environ
             | {
@@ -103,7 +104,7 @@ def start_worker(transactional_db, media_root, tmp_path):
         log = tmp_path / f"worker-{len(started)}.log"
         with open(log, "w") as out:
             worker = subprocess.Popen(
-                worker_argv(hostname=f"test-{os.getpid()}-{len(started)}@%h"),
+                worker_argv(hostname=f"test-{os.getpid()}-{len(started)}@%h", queues=queues),
                 cwd=REPO,
                 env=env,
                 stdout=out,

@@ -1,6 +1,17 @@
+from collections import defaultdict
+
 from rest_framework import serializers
 
-from curation.models import Campaign, Cluster, Face, ImportJob, Judgment, ScoringRun, Title
+from curation.models import (
+    Campaign,
+    Cluster,
+    Face,
+    ImportJob,
+    Judgment,
+    Participant,
+    ScoringRun,
+    Title,
+)
 from curation.review.queue import campaign_progress
 from scoring.features import FEATURE_NAMES
 
@@ -138,7 +149,31 @@ class CampaignSerializer(serializers.ModelSerializer):
         read_only_fields = ["is_open", "created_at", "progress"]
 
     def get_progress(self, campaign: Campaign) -> dict:
-        return campaign_progress(campaign)
+        listed = self.context.get("progress")
+        return listed[campaign.pk] if listed is not None else campaign_progress(campaign)
+
+
+def listed_progress(campaigns: list[Campaign]) -> dict[int, dict]:
+    """``campaign_progress`` of a page of campaigns in one query: their counters as the page
+    read them, and their annotators' counts together."""
+    annotators = defaultdict(list)
+    for campaign_id, username, judged in (
+        Participant.objects.filter(campaign__in=campaigns, judged__gt=0)
+        .order_by("campaign", "-judged", "annotator__username")
+        .values_list("campaign", "annotator__username", "judged")
+    ):
+        annotators[campaign_id].append((username, judged))
+    return {
+        campaign.pk: {
+            "items": campaign.items_asked,
+            "identical": campaign.items_identical,
+            "checks": campaign.items_check,
+            "total": campaign.items_asked * campaign.overlap,
+            "done": campaign.judged,
+            "annotators": annotators[campaign.pk],
+        }
+        for campaign in campaigns
+    }
 
 
 class JudgmentSerializer(serializers.ModelSerializer):

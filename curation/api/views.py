@@ -4,13 +4,15 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from curation.api.pagination import NewestFirst, OldestFirst
 from curation.api.serializers import (
     ClusterSerializer,
     FaceSerializer,
     ScoringRunSerializer,
     TitleSerializer,
 )
-from curation.models import Face, ScoringRun, Title
+from curation.catalog.queries import counted
+from curation.models import Cluster, Face, ScoringRun, Title
 from curation.queueing import QueueUnavailable
 from curation.scoring_runs.queries import title_selections
 from curation.scoring_runs.service import (
@@ -24,12 +26,12 @@ class TitleViewSet(viewsets.ReadOnlyModelViewSet):
     """Imported titles, with their clusters and faces."""
 
     serializer_class = TitleSerializer
+    pagination_class = NewestFirst
 
     def get_queryset(self):
         return Title.objects.annotate(
-            cluster_count=Count("clusters", distinct=True),
-            face_count=Count("faces", distinct=True),
-        ).order_by("-created_at")
+            cluster_count=counted(Cluster, "title"), face_count=counted(Face, "title")
+        )
 
     @action(detail=True)
     def clusters(self, request: Request, pk: str) -> Response:
@@ -37,7 +39,7 @@ class TitleViewSet(viewsets.ReadOnlyModelViewSet):
         clusters = title.clusters.annotate(face_count=Count("faces"))
         return Response(ClusterSerializer(clusters, many=True).data)
 
-    @action(detail=True, serializer_class=FaceSerializer)
+    @action(detail=True, serializer_class=FaceSerializer, pagination_class=OldestFirst)
     def faces(self, request: Request, pk: str) -> Response:
         title = self.get_object()
         page = self.paginate_queryset(

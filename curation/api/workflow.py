@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,18 +11,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from curation.api.pagination import NewestFirst, OldestFirst
 from curation.api.serializers import (
     CampaignSerializer,
     ImportJobSerializer,
     JudgmentSerializer,
     ScoringRunSerializer,
     TableSerializer,
+    listed_progress,
 )
+from curation.evaluation.cache import cached_tables
 from curation.evaluation.export import table_record
-from curation.evaluation.tables import Filters, all_tables
+from curation.evaluation.tables import Filters
 from curation.imports.forms import ImportJobForm
 from curation.imports.jobs import import_job_create
-from curation.models import Campaign, ImportJob, Judgment, ScoringRun
+from curation.models import Campaign, ImportJob, Judgment, ScoringRun, Title
 from curation.review.campaigns import CampaignInvalid, campaign_create
 
 
@@ -37,7 +41,8 @@ class ImportJobViewSet(
 
     serializer_class = ImportJobSerializer
     parser_classes = [MultiPartParser, FormParser]
-    queryset = ImportJob.objects.order_by("-created_at")
+    pagination_class = NewestFirst
+    queryset = ImportJob.objects.all()
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         form = ImportJobForm(request.data, request.FILES)
@@ -56,9 +61,10 @@ class ScoringRunViewSet(viewsets.ReadOnlyModelViewSet):
     """Scoring runs, newest first, with their progress per step; ``?title=`` filters."""
 
     serializer_class = ScoringRunSerializer
+    pagination_class = NewestFirst
 
     def get_queryset(self):
-        runs = ScoringRun.objects.order_by("-created_at", "-pk")
+        runs = ScoringRun.objects.all()
         if title := self.request.query_params.get("title"):
             runs = runs.filter(title_id=title)
         return runs
@@ -75,7 +81,16 @@ class CampaignViewSet(
 
     serializer_class = CampaignSerializer
     parser_classes = [JSONParser]
-    queryset = Campaign.objects.order_by("-created_at")
+    pagination_class = NewestFirst
+    queryset = Campaign.objects.prefetch_related(Prefetch("titles", Title.objects.only("pk")))
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None  # the view always pages
+        context = self.get_serializer_context() | {"progress": listed_progress(page)}
+        return self.get_paginated_response(
+            CampaignSerializer(page, many=True, context=context).data
+        )
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = CampaignSerializer(data=request.data)
@@ -114,22 +129,22 @@ class CampaignViewSet(
 
 
 class JudgmentViewSet(viewsets.ReadOnlyModelViewSet):
-    """Every judgment as recorded (undo rows included), oldest first; ``?campaign=`` filters."""
+    """Every judgment as recorded (undo rows included), in the order they were recorded;
+    ``?campaign=`` filters."""
 
     serializer_class = JudgmentSerializer
+    pagination_class = OldestFirst
 
     def get_queryset(self):
-        judgments = Judgment.objects.select_related("item", "annotator").order_by(
-            "created_at", "pk"
-        )
+        judgments = Judgment.objects.select_related("item", "annotator")
         if campaign := self.request.query_params.get("campaign"):
             judgments = judgments.filter(item__campaign_id=campaign)
         return judgments
 
 
 class TablesView(APIView):
-    """The evaluation tables (1, 2, 3 and agreement) as data; ``?campaign=`` and ``?title=``
-    (repeatable) filter as on the dashboard."""
+    """The evaluation tables (1, 2, 3 and agreement) as data, from the dashboard's cache;
+    ``?campaign=`` and ``?title=`` (repeatable) filter as on the dashboard."""
 
     @extend_schema(
         parameters=[
@@ -143,4 +158,4 @@ class TablesView(APIView):
             campaigns=[int(v) for v in request.query_params.getlist("campaign") if v.isdigit()],
             titles=[int(v) for v in request.query_params.getlist("title") if v.isdigit()],
         )
-        return Response([table_record(table) for table in all_tables(filters)])
+        return Response([table_record(table) for table in cached_tables(filters)])

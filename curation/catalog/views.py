@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import PurePosixPath
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -16,10 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 
 from curation.accounts.roles import admin_required, is_curation_admin
+from curation.catalog.queries import QUALITY_RANK, best_faces, counted
 from curation.catalog.thumbnails import face_crop_response
 from curation.clusters.queries import cluster_curation
 from curation.clusters.service import stale_clusters, undoable_edit
-from curation.listing import listing
+from curation.listing import Keyset, keyset_page, listing
 from curation.models import Cluster, Face, Selection, Title
 from curation.scoring_runs.queries import cluster_rows, picks_source, run_progress, scoring_notes
 from curation.scoring_runs.service import run_latest
@@ -49,8 +48,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @admin_required
 def title_list(request: HttpRequest) -> HttpResponse:
     titles = Title.objects.annotate(
-        cluster_count=Count("clusters", distinct=True),
-        face_count=Count("faces", distinct=True),
+        cluster_count=counted(Cluster, "title"), face_count=counted(Face, "title")
     )
     found = listing(
         request,
@@ -76,25 +74,17 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
     title = get_object_or_404(Title, pk=title_id)
     found = listing(
         request,
-        title.clusters.annotate(face_count=Count("faces")),
+        title.clusters.annotate(face_count=counted(Face, "cluster")),
         search=("label",),
         columns={"label": "name", "face_count": "faces"},
         default="label",
     )
-    clusters = list(found.page)
-    shown = defaultdict(list)  # the first faces of each cluster, picked in the database
-    for face in (
-        Face.objects.filter(cluster__in=clusters)
-        .annotate(rank=Window(RowNumber(), partition_by="cluster", order_by="pk"))
-        .filter(rank__lte=FACES_PER_CLUSTER)
-        .only("pk", "cluster_id")
-        .order_by("cluster", "pk")
-    ):
-        shown[face.cluster_id].append(face)
+    clusters = found.page.rows
+    shown = best_faces(clusters, FACES_PER_CLUSTER)
     rows = [
         {
             "cluster": cluster,
-            "faces": shown[cluster.pk],
+            "faces": shown.get(cluster.pk, []),
             "hidden": max(0, cluster.face_count - FACES_PER_CLUSTER),
         }
         for cluster in clusters
@@ -151,28 +141,38 @@ def media(request: HttpRequest, path: str) -> FileResponse:
 @admin_required
 def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster.objects.select_related("title"), pk=cluster_id)
-    ordered = cluster.faces.select_related("frame").order_by(
-        F("quality").desc(nulls_last=True), "pk"
+    counts = cluster.faces.aggregate(faces=Count("pk"), identity_measured=Count("identity"))
+    ranked = cluster.faces.annotate(rank=QUALITY_RANK)
+    page = keyset_page(
+        request,
+        ranked.select_related("frame"),
+        Keyset("rank", descending=True),
+        count=counts["faces"],
+        per_page=FACES_PER_PAGE,
     )
-    ranked = list(ordered.values_list("pk", flat=True))
-    page = Paginator(ordered, FACES_PER_PAGE).get_page(request.GET.get("page"))
-    steps = _equal_steps(len(ranked))
-    sampled_faces = Face.objects.select_related("frame").in_bulk([ranked[r] for r in steps])
-    sampled = [(f"rank {rank + 1} of {len(ranked)}", sampled_faces[ranked[rank]]) for rank in steps]
+    at_steps = list(
+        ranked.annotate(place=Window(RowNumber(), order_by=[F("rank").desc(), "pk"]))
+        .filter(place__in=[step + 1 for step in _equal_steps(counts["faces"])])
+        .order_by("place")
+        .values_list("place", "pk")
+    )
     selections = {s.selector: s for s in cluster.selections.select_related("face")}
     filtering = selections.get(Selection.Selector.FILTERING)
-    stage_faces = {}
-    if filtering:
-        ids = [stage["best_face"] for stage in filtering.details.get("stages", [])]
-        stage_faces = Face.objects.select_related("frame").in_bulk(ids)
+    stages = filtering.details.get("stages", []) if filtering else []
+    shown = (
+        Face.objects.select_related("frame")
+        .order_by()
+        .in_bulk([pk for _, pk in at_steps] + [stage["best_face"] for stage in stages])
+    )
+    sampled = [
+        (f"rank {place} of {counts['faces']}", shown[pk]) for place, pk in at_steps if pk in shown
+    ]
     figure2 = [
         {
             "label": f"{number}. {stage['feature']} · {stage['survivors']} left",
-            "face": stage_faces.get(stage["best_face"]),
+            "face": shown.get(stage["best_face"]),
         }
-        for number, stage in enumerate(
-            filtering.details.get("stages", []) if filtering else [], start=1
-        )
+        for number, stage in enumerate(stages, start=1)
     ]
     picked_by: dict[int, list[str]] = {}
     for selector, selection in selections.items():
@@ -183,17 +183,17 @@ def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
         {
             "cluster": cluster,
             "title": cluster.title,
-            "face_count": len(ranked),
+            "face_count": counts["faces"],
             "ranked": [
                 (f"#{rank}", face, picked_by.get(face.pk, []))
-                for rank, face in enumerate(page, start=page.start_index())
+                for rank, face in enumerate(page, start=page.start_index)
             ],
             "page": page,
             "sampled": sampled,
             **cluster_curation(cluster),
             "figure2": figure2,
             "notes": scoring_notes(cluster.title),
-            "identity_measured": cluster.faces.exclude(identity=None).count(),
+            "identity_measured": counts["identity_measured"],
         },
     )
 

@@ -5,19 +5,31 @@ from __future__ import annotations
 
 from django.db.models import Count, Min, Q
 
-from curation.models import Cluster, Track
+from curation.models import Cluster, Face, Track
+
+TRACKS_SHOWN = 200
 
 
 def cluster_curation(cluster: Cluster) -> dict[str, object]:
-    here = Q(faces__cluster=cluster)
-    tracks = list(
-        Track.objects.filter(faces__cluster=cluster)
-        .annotate(
-            faces_here=Count("faces", filter=here),
+    """Tracks with faces in the cluster, at most ``TRACKS_SHOWN`` (those with most faces here),
+    in time order; ``track_count`` says how many there are in all."""
+    # Which tracks, counted from the cluster's faces alone: joined to the tracks first, the
+    # count would walk every face of the title that has a track.
+    counts = sorted(
+        Face.objects.filter(cluster=cluster, track__isnull=False)
+        .order_by()
+        .values_list("track")
+        .annotate(n=Count("pk")),
+        key=lambda row: (-row[1], row[0]),
+    )
+    in_cluster = Q(faces__cluster=cluster)
+    tracks = sorted(
+        Track.objects.filter(pk__in=[track for track, _ in counts[:TRACKS_SHOWN]]).annotate(
+            faces_here=Count("faces", filter=in_cluster),
             faces_all=Count("faces"),
-            first_face=Min("faces__pk", filter=here),
-        )
-        .order_by("start", "number")
+            first_face=Min("faces__pk", filter=in_cluster),
+        ),
+        key=lambda track: (track.start, track.number),
     )
     seconds = cluster.title.seconds or 0.0
     # Where each sits on the timeline, in % of the video; brief tracks stay visible.
@@ -33,6 +45,7 @@ def cluster_curation(cluster: Cluster) -> dict[str, object]:
     ]
     return {
         "tracks": tracks,
+        "track_count": len(counts),
         "timeline": timeline,
         "others": list(
             Cluster.objects.filter(title_id=cluster.title_id)

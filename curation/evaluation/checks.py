@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from django.db.models import Count, F, OuterRef, Q, Subquery
+
 from curation.evaluation.stats import wilson_interval
-from curation.evaluation.tables import Filters, Table, filtered
+from curation.evaluation.tables import Filters, Table, filtered, live_judgments
 from curation.models import Judgment
 from curation.review.queue import DECISIVE
 
@@ -44,43 +46,36 @@ class AnnotatorChecks:
 
 
 def annotator_checks(filters: Filters) -> list[AnnotatorChecks]:
-    """Per annotator with any check answered in the filters' campaigns, titles and dates."""
-    live = filtered(
-        Judgment.objects.filter(answer__in=DECISIVE, superseded_by__isnull=True), filters
-    )
+    """Per annotator with any check answered in the filters' campaigns, titles and dates,
+    counted by the database (a repeat against the same annotator's live answer to the item it
+    repeats, wherever and whenever that was given)."""
+    live = filtered(live_judgments(Filters()), filters)
     by_name: dict[str, AnnotatorChecks] = {}
-
-    def of(name: str) -> AnnotatorChecks:
-        return by_name.setdefault(name, AnnotatorChecks(name))
-
-    for name, gold, answer in (
+    for row in (
         live.exclude(item__gold="")
-        .values_list("annotator__username", "item__gold", "answer")
-        .iterator()
+        .values("annotator__username")
+        .annotate(n=Count("pk"), right=Count("pk", filter=Q(answer=F("item__gold"))))
+        .order_by()
     ):
-        checks = of(name)
-        checks.gold += 1
-        checks.gold_right += answer == gold
-    repeats = list(
-        live.filter(item__repeat_of__isnull=False).values_list(
-            "annotator_id", "annotator__username", "item__repeat_of_id", "answer"
-        )
-    )
-    originals: dict[tuple[int, int | None], str] = {
-        (annotator, item): answer
-        for annotator, item, answer in Judgment.objects.filter(
-            answer__in=DECISIVE,
-            superseded_by__isnull=True,
-            item__in={original for _, _, original, _ in repeats},
-        ).values_list("annotator_id", "item_id", "answer")
-    }
-    for annotator, name, original, answer in repeats:
-        first = originals.get((annotator, original))
-        if first is None:  # the original's answer was undone since
-            continue
-        checks = of(name)
-        checks.repeats += 1
-        checks.consistent += answer == first
+        name = row["annotator__username"]
+        by_name[name] = AnnotatorChecks(name, gold=row["n"], gold_right=row["right"])
+    first = Judgment.objects.filter(
+        annotator=OuterRef("annotator"),
+        item=OuterRef("item__repeat_of"),
+        answer__in=DECISIVE,
+        superseded_by__isnull=True,
+    ).values("answer")[:1]
+    for row in (
+        live.filter(item__repeat_of__isnull=False)
+        .annotate(first=Subquery(first))
+        .exclude(first=None)  # the original's answer was undone since
+        .values("annotator__username")
+        .annotate(n=Count("pk"), same=Count("pk", filter=Q(answer=F("first"))))
+        .order_by()
+    ):
+        name = row["annotator__username"]
+        checks = by_name.setdefault(name, AnnotatorChecks(name))
+        checks.repeats, checks.consistent = row["n"], row["same"]
     return sorted(by_name.values(), key=lambda c: c.annotator)
 
 
@@ -121,10 +116,12 @@ def checks_table(filters: Filters, threshold: float | None = None) -> Table:
                 "excluded": reason,
             }
         )
-    shown = f" below {100 * threshold:.0f} %" if threshold is not None else ""
+    caption = "Annotators on the check items (Wilson 95 %)"
+    if threshold is not None:
+        caption += f"; excluded below {100 * threshold:.0f} % after {MIN_CHECKS} checks"
     return Table(
         "annotator_checks",
-        f"Annotators on the check items (Wilson 95 %); excluded{shown} after {MIN_CHECKS} checks",
+        caption,
         ["Annotator", "Gold answered right", "Repeats answered the same", "Excluded"],
         rows,
         raw,

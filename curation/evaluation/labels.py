@@ -8,9 +8,10 @@ faces, and are left out, as are judgments the filters exclude.
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from django.db.models import Count, Min, Q
 
 from curation.evaluation.tables import GRADE_RANK, Filters, counted_judgments
 from curation.models import Campaign, Judgment
@@ -42,34 +43,60 @@ class FaceLabels:
         return len(self.grades) + len(self.preferences)
 
 
+def lower_median(counts: Sequence[int]) -> int:
+    """The lower median of ranks counted per rank (``counts[r]`` ranks equal to r)."""
+    position, seen = (sum(counts) - 1) // 2, 0
+    for rank, count in enumerate(counts):
+        seen += count
+        if seen > position:
+            return rank
+    raise ValueError("no ranks")
+
+
 def face_labels(filters: Filters | None = None) -> FaceLabels:
-    """The labels of every live judgment the filters select."""
+    """The labels of every live judgment the filters select, counted by the database per face
+    (grades) and per pair of faces (A/B); both in the order of their first judgment."""
     filters = filters or Filters()
-    ranks: dict[int, list[int]] = defaultdict(list)
-    votes: dict[tuple[int, int, int], Counter] = defaultdict(Counter)
     labels = FaceLabels()
-    campaigns: set[int] = set()
-    rows = counted_judgments(filters).values_list(
-        "item__campaign_id",
-        "item__campaign__kind",
-        "item__cluster_id",
-        "item__face_id",
-        "item__face_b_id",
-        "answer",
+    first = {"at": Min("created_at"), "first": Min("pk")}
+    judged = counted_judgments(filters)
+    grades = (
+        judged.filter(item__campaign__kind=Campaign.Kind.GRADE)
+        .values("item__face_id", "item__cluster_id")
+        .annotate(
+            **{
+                f"c{rank}": Count("pk", filter=Q(answer=answer))
+                for answer, rank in GRADE_RANK.items()
+            },
+            **first,
+        )
+        .order_by("at", "first")
     )
-    for campaign, kind, cluster, face, face_b, answer in rows.iterator(chunk_size=5000):
-        campaigns.add(campaign)
-        labels.clusters[face] = cluster
-        if kind == Campaign.Kind.GRADE:
-            ranks[face].append(GRADE_RANK[answer])
-            continue
-        labels.clusters[face_b] = cluster
-        votes[(cluster, face, face_b)][answer] += 1
-    labels.grades = {face: statistics.median_low(values) for face, values in ranks.items()}
-    for (cluster, face_a, face_b), counter in votes.items():
-        margin = counter[Judgment.Answer.A] - counter[Judgment.Answer.B]
-        if margin:
+    for row in grades:
+        face = row["item__face_id"]
+        labels.clusters[face] = row["item__cluster_id"]
+        labels.grades[face] = lower_median([row[f"c{rank}"] for rank in range(3)])
+    votes = (
+        judged.filter(item__campaign__kind=Campaign.Kind.AB)
+        .values("item__cluster_id", "item__face_id", "item__face_b_id")
+        .annotate(
+            a=Count("pk", filter=Q(answer=Judgment.Answer.A)),
+            b=Count("pk", filter=Q(answer=Judgment.Answer.B)),
+            **first,
+        )
+        .order_by("at", "first")
+    )
+    for row in votes:
+        cluster, face_a, face_b = (
+            row["item__cluster_id"],
+            row["item__face_id"],
+            row["item__face_b_id"],
+        )
+        labels.clusters[face_a] = labels.clusters[face_b] = cluster
+        if margin := row["a"] - row["b"]:
             better, worse = (face_a, face_b) if margin > 0 else (face_b, face_a)
             labels.preferences.append(Preference(cluster, better, worse, abs(margin)))
-    labels.campaigns = sorted(campaigns)
+    labels.campaigns = sorted(
+        judged.order_by().values_list("item__campaign_id", flat=True).distinct()
+    )
     return labels

@@ -23,29 +23,32 @@ when neither is) goes to an "unmeasured" bin, shown only when there are such ite
 judged item are left out.
 
 An item is counted once, as in Tables 1 and 2: a grade item by the lower median of its grades,
-an A/B item by its majority answer (ties equal). Everything is read in one query per kind of
-campaign, whatever the number of judgments.
+an A/B item by its majority answer (ties equal). The database bins and counts them, every slice
+at once, in one statement per kind of campaign whatever the number of judgments.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.db import connection
+from django.db.models import F, QuerySet
+
+from curation.evaluation import aggregates
 from curation.evaluation.stats import sign_test
 from curation.evaluation.tables import (
     GRADE_OUTCOMES,
     Filters,
     Table,
-    compared_items,
-    grade_cells,
-    graded_items,
+    counted_items,
+    grade_count_cells,
+    live_judgments,
     share_cell,
 )
-from curation.models import Selection
+from curation.models import Campaign, Selection
 
 UNMEASURED = "unmeasured"
 
@@ -53,25 +56,33 @@ UNMEASURED = "unmeasured"
 @dataclass(frozen=True)
 class Slicer:
     """One way of slicing: ``bins`` are (label, upper edge) in order, each bin holding the
-    values from the previous edge (included) to its own (excluded); ``measure`` turns a stored
-    value into the binned one (|angle|, box side). ``field`` is the face column; None bins by
-    title."""
+    values from the previous edge (included) to its own (excluded); ``measure`` is the SQL that
+    turns a stored value ``{}`` into the binned one (|angle|, box side). ``field`` is the face
+    column; None bins by title."""
 
     key: str
     label: str
     field: str | None
     bins: tuple[tuple[str, float], ...] = ()
-    measure: Callable[[float], float] = float
+    measure: str = "{}"
 
-    def value(self, stored: float | None) -> float | None:
-        if stored is None or math.isnan(stored):
-            return None
-        return self.measure(stored)
+    def measured_sql(self, column: str) -> str:
+        """SQL of the value binned from the stored ``column``: NULL when it is not measured
+        (NULL, or NaN: equal to 'NaN' in PostgreSQL, stored as NULL by SQLite)."""
+        return f"CASE WHEN {column} = 'NaN' THEN NULL ELSE {self.measure.format(column)} END"
 
-    def bin_of(self, value: float | None) -> str:
-        if value is None:
-            return UNMEASURED
-        return next(label for label, upper in self.bins if value < upper)
+    def bin_sql(self, value: str) -> tuple[str, list]:
+        """SQL of the label of the bin of ``value`` (a measured value, or NULL)."""
+        cases = [f"WHEN {value} IS NULL THEN %s"]
+        params: list[object] = [UNMEASURED]
+        for label, upper in self.bins:
+            if math.isinf(upper):
+                cases.append("ELSE %s")
+                params.append(label)
+            else:
+                cases.append(f"WHEN {value} < %s THEN %s")
+                params += [upper, label]
+        return f"CASE {' '.join(cases)} END", params
 
     def order(self, labels: set[str]) -> list[str]:
         """The bins among ``labels``, in the order they are shown (titles by name)."""
@@ -84,15 +95,15 @@ class Slicer:
 _POSE = (("0–10°", 10.0), ("10–20°", 20.0), ("20–35°", 35.0), ("≥ 35°", math.inf))
 
 SLICERS = (
-    Slicer("yaw", "|Yaw|", "yaw", _POSE, abs),
-    Slicer("pitch", "|Pitch|", "pitch", _POSE, abs),
-    Slicer("roll", "|Roll|", "roll", _POSE, abs),
+    Slicer("yaw", "|Yaw|", "yaw", _POSE, "ABS({})"),
+    Slicer("pitch", "|Pitch|", "pitch", _POSE, "ABS({})"),
+    Slicer("roll", "|Roll|", "roll", _POSE, "ABS({})"),
     Slicer(
         "size",
         "Size (box side)",
         "resolution",
         (("< 50 px", 50.0), ("50–100 px", 100.0), ("100–200 px", 200.0), ("≥ 200 px", math.inf)),
-        math.sqrt,
+        "SQRT({})",
     ),
     Slicer(
         "brightness",
@@ -105,7 +116,7 @@ SLICERS = (
         "|Exposure|",
         "exposure",
         (("< 0.25", 0.25), ("0.25–0.5", 0.5), ("0.5–0.75", 0.75), ("≥ 0.75", math.inf)),
-        abs,
+        "ABS({})",
     ),
     Slicer(
         "fiqa",
@@ -128,38 +139,67 @@ def _columns(slicers: Sequence[Slicer]) -> list[str]:
     return list(dict.fromkeys(s.field for s in slicers if s.field is not None))
 
 
-def _mean(values: list[float | None]) -> float | None:
-    measured = [v for v in values if v is not None]
-    return statistics.fmean(measured) if measured else None
+def _bins(slicers: Sequence[Slicer], pairs: bool) -> list[aggregates.BinSql]:
+    """Each slicer's bin of an item of ``i`` (see :func:`_items`); of a pair, by the mean of
+    its faces' measured values, or the one measured."""
+    quote = connection.ops.quote_name
+    bins: list[aggregates.BinSql] = []
+    for slicer in slicers:
+        if slicer.field is None:
+            bins.append((slicer.key, "i.title", "v", []))
+            continue
+        if pairs:
+            a, b = (slicer.measured_sql(f"i.{quote(f'{slicer.field}_{s}')}") for s in "ab")
+            value = (
+                f"CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL THEN {a} ELSE ({a} + {b}) / 2 END"
+            )
+        else:
+            value = slicer.measured_sql(f"i.{quote(slicer.field)}")
+        label, params = slicer.bin_sql("v")
+        bins.append((slicer.key, value, label, params))
+    return bins
+
+
+def _items(filters: Filters, kind: str, slicers: Sequence[Slicer]) -> QuerySet:
+    """The counted items of ``kind``, with their title and the face columns the slicers read
+    (an A/B item's two faces' as ``<column>_a`` and ``<column>_b``)."""
+    columns = _columns(slicers)
+    if kind == Campaign.Kind.AB:
+        faces = {
+            f"{name}_{s}": F(f"{face}__{name}")
+            for name in columns
+            for s, face in (("a", "face"), ("b", "face_b"))
+        }
+    else:
+        faces = {name: F(f"face__{name}") for name in columns}
+    return counted_items(filters, kind).values(
+        "id", "selectors", title=F("cluster__title__name"), **faces
+    )
 
 
 def grade_slices(filters: Filters, slicers: Sequence[Slicer] = SLICERS) -> Table:
     """Per slice, selector and bin: the share of graded picks unidentifiable, usable (excellent
     included) and excellent, each with n and its Wilson interval."""
-    columns = _columns(slicers)
-    grades: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-    for item in graded_items(filters, [f"face__{name}" for name in columns]):
-        stored = dict(zip(columns, item.values, strict=True))
-        for slicer in slicers:
-            if slicer.field is None:
-                label = item.title
-            else:
-                label = slicer.bin_of(slicer.value(stored[slicer.field]))
-            for selector in item.selectors:
-                grades[(slicer.key, selector, label)].append(item.grade)
+    grades: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
+    for key, selector, label, grade, count in aggregates.grade_bins(
+        live_judgments(filters),
+        _items(filters, Campaign.Kind.GRADE, slicers),
+        _bins(slicers, pairs=False),
+    ):
+        grades[(key, selector, label)][grade] += count
     rows, raw = [], []
     for slicer in slicers:
         for selector in Selection.Selector.values:
             labels = {label for key, s, label in grades if key == slicer.key and s == selector}
             for label in slicer.order(labels):
-                values = grades[(slicer.key, selector, label)]
-                cells = grade_cells(values)
+                counts = grades[(slicer.key, selector, label)]
+                n = sum(counts.values())
+                cells = grade_count_cells(counts)
                 rows.append(
-                    [slicer.label, label, selector, str(len(values))]
-                    + [cell for cell, _ in cells.values()]
+                    [slicer.label, label, selector, str(n)] + [cell for cell, _ in cells.values()]
                 )
                 raw.append(
-                    {"slice": slicer.key, "bin": label, "selector": selector, "n": len(values)}
+                    {"slice": slicer.key, "bin": label, "selector": selector, "n": n}
                     | {outcome: numbers for outcome, (_, numbers) in cells.items()}
                 )
     return Table(
@@ -176,19 +216,13 @@ def grade_slices(filters: Filters, slicers: Sequence[Slicer] = SLICERS) -> Table
 def ab_slices(filters: Filters, slicers: Sequence[Slicer] = SLICERS) -> Table:
     """Per slice, selector pair and bin: A/B outcomes, A's share of the decisive ones with its
     Wilson interval, and the exact sign test."""
-    columns = _columns(slicers)
-    fields = [f"{face}__{name}" for name in columns for face in ("face", "face_b")]
     outcomes: dict[tuple[str, tuple[str, str], str], Counter] = defaultdict(Counter)
-    for item in compared_items(filters, fields):
-        # The values come as (face, face_b) for each column in turn.
-        stored = {name: item.values[2 * i : 2 * i + 2] for i, name in enumerate(columns)}
-        pair = (item.selectors[0], item.selectors[1])
-        for slicer in slicers:
-            if slicer.field is None:
-                label = item.title
-            else:
-                label = slicer.bin_of(_mean([slicer.value(v) for v in stored[slicer.field]]))
-            outcomes[(slicer.key, pair, label)][item.outcome] += 1
+    for key, pair, label, outcome, count in aggregates.ab_bins(
+        live_judgments(filters),
+        _items(filters, Campaign.Kind.AB, slicers),
+        _bins(slicers, pairs=True),
+    ):
+        outcomes[(key, pair, label)][outcome] += count
     rows, raw = [], []
     for slicer in slicers:
         for pair in sorted({p for key, p, _ in outcomes if key == slicer.key}):

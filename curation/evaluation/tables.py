@@ -1,22 +1,24 @@
 """The evaluation tables, computed from the judgments and features in the database.
 
 Every table is a :class:`Table`: column names, rows of display cells, and ``raw`` — the counts
-and numbers behind every cell — which the JSON export writes out whole.
+and numbers behind every cell — which the JSON export writes out whole. The database does the
+counting (:mod:`curation.evaluation.aggregates`): what reaches Python is a few hundred numbers
+whatever the number of judgments, which it tests and formats.
 """
 
 from __future__ import annotations
 
 import itertools
-import statistics
+import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from curation.evaluation import aggregates
 from curation.evaluation.stats import (
-    bootstrap_median_interval,
     holm,
     krippendorff_alpha_ordinal,
     mcnemar_exact,
@@ -57,36 +59,56 @@ class Table:
     empty: str = ""
 
 
-def counted_judgments(filters: Filters, kind: str | None = None) -> QuerySet[Judgment]:
-    """The judgments the tables count: live, decisive, on items that judge the selectors (not
-    the gold and repeated items that check the annotators), within the filters."""
-    judgments = Judgment.objects.filter(
-        answer__in=DECISIVE, superseded_by__isnull=True, item__gold="", item__repeat_of=None
-    )
-    if kind is not None:
-        judgments = judgments.filter(item__campaign__kind=kind)
-    return filtered(judgments, filters)
+def _judgment_conditions(filters: Filters) -> Q:
+    """The filters' dates and annotators, on judgments."""
+    conditions = Q()
+    if filters.since:
+        conditions &= Q(created_at__date__gte=filters.since)
+    if filters.until:
+        conditions &= Q(created_at__date__lte=filters.until)
+    if filters.excluded:
+        conditions &= ~Q(annotator__username__in=list(filters.excluded))
+    return conditions
 
 
-def _judgments(filters: Filters, kind: str):
-    return counted_judgments(filters, kind).select_related(
-        "item", "item__campaign", "item__cluster__title", "annotator"
-    )
+def _item_conditions(filters: Filters, prefix: str = "") -> Q:
+    """The filters' campaigns and titles, on items (``prefix`` reaches them from elsewhere)."""
+    conditions = Q()
+    if filters.campaigns:
+        conditions &= Q(**{f"{prefix}campaign__in": filters.campaigns})
+    if filters.titles:
+        conditions &= Q(**{f"{prefix}cluster__title__in": filters.titles})
+    return conditions
 
 
 def filtered(judgments: QuerySet[Judgment], filters: Filters) -> QuerySet[Judgment]:
-    """The judgments of the filters' campaigns, titles and dates."""
-    if filters.campaigns:
-        judgments = judgments.filter(item__campaign__in=filters.campaigns)
-    if filters.titles:
-        judgments = judgments.filter(item__cluster__title__in=filters.titles)
-    if filters.since:
-        judgments = judgments.filter(created_at__date__gte=filters.since)
-    if filters.until:
-        judgments = judgments.filter(created_at__date__lte=filters.until)
-    if filters.excluded:
-        judgments = judgments.exclude(annotator__username__in=list(filters.excluded))
-    return judgments
+    """The judgments of the filters' campaigns, titles, dates and annotators."""
+    return judgments.filter(_item_conditions(filters, "item__"), _judgment_conditions(filters))
+
+
+def live_judgments(filters: Filters) -> QuerySet[Judgment]:
+    """The decisive judgments not undone since, within the filters' dates and annotators, on
+    any item: :func:`counted_items` holds the items' side of the filters."""
+    undone = Judgment.objects.filter(supersedes=OuterRef("pk"))
+    return Judgment.objects.filter(
+        ~Exists(undone), _judgment_conditions(filters), answer__in=DECISIVE
+    )
+
+
+def counted_items(filters: Filters, kind: str | None = None) -> QuerySet[Item]:
+    """The items that judge the selectors (not the gold and repeated items that check the
+    annotators), of ``kind``, within the filters' campaigns and titles."""
+    items = Item.objects.filter(_item_conditions(filters), gold="", repeat_of=None)
+    return items if kind is None else items.filter(campaign__kind=kind)
+
+
+def counted_judgments(filters: Filters, kind: str | None = None) -> QuerySet[Judgment]:
+    """The judgments the tables count: live, decisive, on items that judge the selectors,
+    within the filters."""
+    judgments = live_judgments(filters).filter(
+        _item_conditions(filters, "item__"), item__gold="", item__repeat_of=None
+    )
+    return judgments if kind is None else judgments.filter(item__campaign__kind=kind)
 
 
 def share_cell(count: int, n: int) -> tuple[str, dict]:
@@ -107,70 +129,42 @@ GRADE_OUTCOMES = {
 
 def grade_cells(grades: Sequence[int]) -> dict[str, tuple[str, dict]]:
     """Each of :data:`GRADE_OUTCOMES` as a share of ``grades`` (ranks), cell and numbers."""
-    n = len(grades)
+    return grade_count_cells(Counter(grades))
+
+
+def grade_count_cells(counts: Mapping[int, int]) -> dict[str, tuple[str, dict]]:
+    """Each of :data:`GRADE_OUTCOMES` as a share of the grades counted per rank."""
+    n = sum(counts.values())
+    unidentifiable, usable, excellent = (counts.get(rank, 0) for rank in range(3))
     return {
-        "unidentifiable": share_cell(sum(v == 0 for v in grades), n),
-        "usable": share_cell(sum(v >= 1 for v in grades), n),
-        "excellent": share_cell(sum(v == 2 for v in grades), n),
+        "unidentifiable": share_cell(unidentifiable, n),
+        "usable": share_cell(usable + excellent, n),
+        "excellent": share_cell(excellent, n),
     }
 
 
-@dataclass(frozen=True)
-class GradedItem:
-    """A grade item, counted once: ``grade`` is the lower median of its grade ranks;
-    ``values`` are the extra ``fields`` asked of :func:`graded_items`, in that order."""
-
-    campaign: int
-    cluster: int
-    title: str
-    selectors: list[str]
-    grade: int
-    values: tuple = ()
-
-
-def graded_items(filters: Filters, fields: Sequence[str] = ()) -> list[GradedItem]:
-    """Every grade item the filters' judgments judged. ``fields`` are paths from the item
-    (e.g. ``face__yaw``), read in the same single query."""
-    ranks: dict[int, list[int]] = defaultdict(list)
-    about: dict[int, tuple] = {}
-    rows = counted_judgments(filters, Campaign.Kind.GRADE).values_list(
-        "item_id",
-        "answer",
-        "item__campaign_id",
-        "item__cluster_id",
-        "item__cluster__title__name",
-        "item__selectors",
-        *(f"item__{name}" for name in fields),
-    )
-    for item_id, answer, *rest in rows.iterator(chunk_size=5000):
-        ranks[item_id].append(GRADE_RANK[answer])
-        about[item_id] = tuple(rest)
-    items = []
-    for item_id, values in ranks.items():
-        campaign, cluster, title, selectors, *extra = about[item_id]
-        grade = statistics.median_low(values)
-        items.append(GradedItem(campaign, cluster, title, selectors, grade, tuple(extra)))
-    return items
-
-
-def grades_by_selector(filters: Filters) -> dict[str, dict[tuple[int, int], int]]:
-    """{selector: {(campaign, cluster): grade rank}}; an item judged several times takes the
-    lower median of its grades."""
-    result: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)
-    for item in graded_items(filters):
-        for selector in item.selectors:
-            result[selector][(item.campaign, item.cluster)] = item.grade
-    return result
-
-
 def table1(filters: Filters) -> tuple[Table, Table]:
-    grades = grades_by_selector(filters)
-    selectors = [s for s in Selection.Selector.values if s in grades]
+    """Per selector, the grades of its graded picks, one per (campaign, cluster): an item judged
+    several times takes the lower median of its grades; and each pair of selectors compared on
+    the clusters graded for both."""
+    known = list(Selection.Selector.values)
+    clusters = aggregates.selector_grades(
+        live_judgments(filters), counted_items(filters, Campaign.Kind.GRADE), known
+    )
+    grades: dict[str, Counter] = {selector: Counter() for selector in known}
+    # (first, second) selector → Counter of (first's grade, second's grade) on shared clusters.
+    paired: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for ranks, count in clusters:
+        graded = [(known[k], rank) for k, rank in enumerate(ranks) if rank is not None]
+        for selector, rank in graded:
+            grades[selector][rank] += count
+        for (first, a), (second, b) in itertools.combinations(graded, 2):
+            paired[(first, second)][(a, b)] += count
+    selectors = [s for s in known if grades[s]]
     rows, raw = [], []
     for selector in selectors:
-        values = list(grades[selector].values())
-        n = len(values)
-        cells = grade_cells(values)
+        n = sum(grades[selector].values())
+        cells = grade_count_cells(grades[selector])
         rows.append([selector, str(n), *(cell for cell, _ in cells.values())])
         raw.append({"selector": selector, "n": n} | {k: v for k, (_, v) in cells.items()})
     grades_table = Table(
@@ -182,18 +176,19 @@ def table1(filters: Filters) -> tuple[Table, Table]:
         empty="" if rows else "No grade judgments match these filters yet.",
     )
 
-    tests, test_raw = [], []
+    tests: list[list[str]] = []
+    test_raw: list[dict] = []
     for first, second in itertools.combinations(selectors, 2):
-        shared = grades[first].keys() & grades[second].keys()
-        for outcome, hit in (("unidentifiable", lambda v: v == 0), ("excellent", lambda v: v == 2)):
-            only_first = sum(hit(grades[first][k]) and not hit(grades[second][k]) for k in shared)
-            only_second = sum(hit(grades[second][k]) and not hit(grades[first][k]) for k in shared)
+        both = paired[(first, second)]
+        for outcome, hit in (("unidentifiable", 0), ("excellent", 2)):
+            only_first = sum(n for (a, b), n in both.items() if a == hit and b != hit)
+            only_second = sum(n for (a, b), n in both.items() if b == hit and a != hit)
             test_raw.append(
                 {
                     "first": first,
                     "second": second,
                     "outcome": outcome,
-                    "paired": len(shared),
+                    "paired": sum(both.values()),
                     "only_first": only_first,
                     "only_second": only_second,
                     "p_exact": mcnemar_exact(only_first, only_second),
@@ -229,63 +224,28 @@ def majority_answer(votes: Counter) -> str:
     return ranked[0][0] if len(ranked) == 1 or ranked[0][1] > ranked[1][1] else "equal"
 
 
-@dataclass(frozen=True)
-class ComparedItem:
-    """An A/B item, counted once: ``outcome`` is the majority of its answers (``a``, ``b`` or
-    ``equal``); ``values`` are the extra ``fields`` asked of :func:`compared_items`."""
-
-    campaign: int
-    cluster: int
-    title: str
-    selectors: list[str]
-    outcome: str
-    values: tuple = ()
-
-
-def compared_items(filters: Filters, fields: Sequence[str] = ()) -> list[ComparedItem]:
-    """Every A/B item the filters' judgments judged. ``fields`` are paths from the item (e.g.
-    ``face_b__yaw``), read in the same single query."""
-    votes: dict[int, Counter] = defaultdict(Counter)
-    about: dict[int, tuple] = {}
-    rows = counted_judgments(filters, Campaign.Kind.AB).values_list(
-        "item_id",
-        "answer",
-        "item__campaign_id",
-        "item__cluster_id",
-        "item__cluster__title__name",
-        "item__selectors",
-        *(f"item__{name}" for name in fields),
-    )
-    for item_id, answer, *rest in rows.iterator(chunk_size=5000):
-        votes[item_id][answer] += 1
-        about[item_id] = tuple(rest)
-    items = []
-    for item_id, counter in votes.items():
-        campaign, cluster, title, selectors, *extra = about[item_id]
-        outcome = majority_answer(counter)
-        items.append(ComparedItem(campaign, cluster, title, selectors, outcome, tuple(extra)))
-    return items
-
-
 def table2(filters: Filters) -> Table:
-    """A/B outcomes per selector pair, overall and per title."""
-    campaigns = Campaign.objects.filter(kind=Campaign.Kind.AB)
-    if filters.campaigns:
-        campaigns = campaigns.filter(pk__in=filters.campaigns)
+    """A/B outcomes per selector pair, overall and per title: an item counts once, by the
+    majority of its answers (a tie at the top counts as equal)."""
+    ties = Item.objects.filter(
+        _item_conditions(filters), identical=True, campaign__kind=Campaign.Kind.AB
+    )
     identical: Counter = Counter()
-    for campaign in campaigns:
-        ties = campaign.items.filter(identical=True)
-        if filters.titles:
-            ties = ties.filter(cluster__title__in=filters.titles)
-        for tie in ties.select_related("cluster__title"):
-            pair = tuple(campaign.selectors)
-            identical[(pair, "all titles")] += 1
-            identical[(pair, tie.cluster.title.name)] += 1
+    for row in (
+        ties.values("campaign__selectors", "cluster__title__name")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        pair = tuple(row["campaign__selectors"])
+        identical[(pair, "all titles")] += row["n"]
+        identical[(pair, row["cluster__title__name"])] += row["n"]
+    found = aggregates.ab_outcomes(
+        live_judgments(filters), counted_items(filters, Campaign.Kind.AB)
+    )
     outcomes: dict[tuple, Counter] = defaultdict(Counter)
-    for item in compared_items(filters):
-        pair = tuple(item.selectors)
-        outcomes[(pair, "all titles")][item.outcome] += 1
-        outcomes[(pair, item.title)][item.outcome] += 1
+    for (pair, title, outcome), n in found.items():
+        outcomes[(pair, "all titles")][outcome] += n
+        outcomes[(pair, title)][outcome] += n
     rows, raw = [], []
     keys = sorted(set(outcomes) | set(identical), key=lambda k: (k[0], k[1] != "all titles", k[1]))
     for pair, scope in keys:
@@ -343,47 +303,38 @@ def table2(filters: Filters) -> Table:
 
 
 def table3(filters: Filters) -> Table:
-    """Median features of the faces each selector picked, and of every face, with bootstrap
-    95 % intervals. Filtered by campaigns, the picks are the faces their items froze when they
-    were made (what was judged), not what scoring has picked since."""
+    """Median features of the faces each selector picked, and of every face, with
+    distribution-free 95 % intervals (:func:`curation.evaluation.stats.median_interval_ranks`).
+    Filtered by campaigns, the picks are the faces their items froze when they were made (what
+    was judged), not what scoring has picked since: one per cluster and campaign."""
     titles = Title.objects.all()
     if filters.titles:
         titles = titles.filter(pk__in=filters.titles)
     elif filters.campaigns:
         titles = titles.filter(campaigns__in=filters.campaigns).distinct()
-    names = [name for name, _ in FEATURES]
     faces = Face.objects.filter(title__in=titles).exclude(sharpness=None)
-    groups = {"Dataset": list(faces.values(*names))}
-    picked_ids = _judged_picks(filters.campaigns) if filters.campaigns else _current_picks(titles)
-    features_of = {
-        row["pk"]: row
-        for row in Face.objects.filter(
-            pk__in={face for ids in picked_ids.values() for face in ids}
-        ).values("pk", *names)
-    }
-    for selector in Selection.Selector.values:
-        groups[selector] = [features_of[face] for face in picked_ids.get(selector, [])]
-    groups = {name: rows for name, rows in groups.items() if rows}
+    if filters.campaigns:
+        picks = aggregates.judged_picks(Item.objects.filter(campaign__in=filters.campaigns))
+    else:
+        picks = aggregates.current_picks(Selection.objects.filter(cluster__title__in=titles))
+    found = aggregates.feature_medians(
+        faces, picks, [(name, name in SMALLER_BETTER) for name, _ in FEATURES]
+    )
+    groups = [name for name in ("Dataset", *Selection.Selector.values) if name in found]
     rows, raw = [], []
     for feature, label in FEATURES:
         row = [label]
         cells: dict[str, object] = {"feature": feature}
-        for name, faces_of in groups.items():
-            values = [
-                abs(f[feature]) if feature in SMALLER_BETTER else f[feature]
-                for f in faces_of
-                if f[feature] is not None
-            ]
-            median = statistics.median(values) if values else float("nan")
-            low, high = bootstrap_median_interval(values)
+        for name in groups:
+            cell = found[name][feature]
             digits = 0 if feature == "resolution" else 2
-            row.append(f"{median:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]")
-            cells[name] = {"median": median, "low": low, "high": high, "n": len(values)}
+            row.append(f"{cell.median:.{digits}f} [{cell.low:.{digits}f}, {cell.high:.{digits}f}]")
+            cells[name] = {"median": cell.median, "low": cell.low, "high": cell.high, "n": cell.n}
         rows.append(row)
         raw.append(cells)
     return Table(
         "table3",
-        "Table 3 — median features of the picked faces (bootstrap 95 % intervals)",
+        "Table 3 — median features of the picked faces (95 % intervals from the order statistics)",
         ["Feature", *groups],
         rows if groups else [],
         raw if groups else [],
@@ -391,71 +342,38 @@ def table3(filters: Filters) -> Table:
     )
 
 
-def _current_picks(titles) -> dict[str, list[int]]:
-    picks: dict[str, list[int]] = defaultdict(list)
-    for selector, face in Selection.objects.filter(cluster__title__in=titles).values_list(
-        "selector", "face_id"
-    ):
-        picks[selector].append(face)
-    return picks
-
-
-def _judged_picks(campaigns: list[int]) -> dict[str, list[int]]:
-    """Per selector, the faces the campaigns' items hold for it (one per cluster and campaign)."""
-    picks: dict[str, list[int]] = defaultdict(list)
-    for kind, selectors, face, face_b in Item.objects.filter(campaign__in=campaigns).values_list(
-        "campaign__kind", "selectors", "face_id", "face_b_id"
-    ):
-        if kind == Campaign.Kind.AB:
-            picks[selectors[0]].append(face)
-            picks[selectors[1]].append(face_b)
-        else:
-            for selector in selectors:
-                picks[selector].append(face)
-    return picks
-
-
 def agreement(filters: Filters) -> Table:
+    """On the items judged two or more times: Krippendorff's α of the grades, the share of
+    agreeing pairs of A/B answers, and each annotator against the majority of the others."""
+    counts = aggregates.agreement_counts(live_judgments(filters), counted_items(filters))
     rows, raw = [], []
     for kind in (Campaign.Kind.GRADE, Campaign.Kind.AB):
-        by_item: dict[int, list[Judgment]] = defaultdict(list)
-        for judgment in _judgments(filters, kind):
-            by_item[judgment.item_id].append(judgment)
-        shared = {i: js for i, js in by_item.items() if len(js) >= 2}
+        units = counts.units.get(kind, Counter())
+        shared = sum(units.values())
         if kind == Campaign.Kind.GRADE:
-            value: float | None = krippendorff_alpha_ordinal(
-                [[GRADE_RANK[j.answer] for j in js] for js in shared.values()]
-            )
+            value: float | None = krippendorff_alpha_ordinal(units)
             measure = "Krippendorff's α (ordinal)"
             shown = f"{value:.3f}" if shared else "—"
         else:
-            pairs = [
-                (a.answer == b.answer)
-                for js in shared.values()
-                for a, b in itertools.combinations(js, 2)
-            ]
-            value = sum(pairs) / len(pairs) if pairs else None
+            pairs = sum(n * math.comb(sum(c), 2) for c, n in units.items())
+            same = sum(n * sum(math.comb(k, 2) for k in c) for c, n in units.items())
+            value = same / pairs if pairs else None
             measure = "% agreement"
             shown = f"{100 * value:.1f}%" if value is not None else "—"
-        rows.append([kind, measure, shown, str(len(shared)), ""])
-        raw.append({"kind": kind, "measure": measure, "value": value, "items": len(shared)})
+        rows.append([kind, measure, shown, str(shared), ""])
+        raw.append({"kind": kind, "measure": measure, "value": value, "items": shared})
         # Each judgment against the majority of the *other* judgments of its item (left out
         # when the others are split evenly), so an annotator is never compared with themself.
-        per_annotator: dict[str, list[bool]] = defaultdict(list)
-        for js in shared.values():
-            for j in js:
-                others = Counter(o.answer for o in js if o is not j).most_common()
-                if len(others) > 1 and others[0][1] == others[1][1]:
-                    continue
-                per_annotator[j.annotator.username].append(j.answer == others[0][0])
-        for name, agrees in sorted(per_annotator.items()):
-            share = sum(agrees) / len(agrees)
+        for (of_kind, name), (compared, agreed) in sorted(counts.annotators.items()):
+            if of_kind != kind:
+                continue
+            share = agreed / compared
             rows.append(
                 [
                     kind,
                     f"{name}: agreement with the majority",
                     f"{100 * share:.1f}%",
-                    str(len(agrees)),
+                    str(compared),
                     name,
                 ]
             )
@@ -464,7 +382,7 @@ def agreement(filters: Filters) -> Table:
                     "kind": kind,
                     "annotator": name,
                     "agreement_with_majority": share,
-                    "judgments": len(agrees),
+                    "judgments": compared,
                 }
             )
     has_data = any(r.get("items") for r in raw)

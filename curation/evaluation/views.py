@@ -1,4 +1,5 @@
-"""The evaluation dashboard: the tables, charts of their shares, filters and downloads."""
+"""The evaluation dashboard: the tables, charts of their shares, filters and downloads, served
+from the cache while no judgment, campaign or pick has changed (``curation.evaluation.cache``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
 from curation.accounts.roles import admin_required
-from curation.evaluation.checks import checks_table, evaluation_tables, exclude_unreliable
+from curation.evaluation.cache import (
+    cached_checks,
+    cached_filters,
+    cached_slices,
+    cached_tables,
+)
 from curation.evaluation.export import FORMATS, zip_tables
 from curation.evaluation.judgments import csv_lines, jsonl_lines, judgment_rows
-from curation.evaluation.slices import SLICER_BY_KEY, SLICERS, slice_charts, slice_tables
-from curation.evaluation.tables import Filters, all_tables
+from curation.evaluation.slices import SLICER_BY_KEY, SLICERS, slice_charts
+from curation.evaluation.tables import Filters
 from curation.models import Campaign, Title
 
 
@@ -46,9 +52,7 @@ def _filters(request: HttpRequest) -> tuple[FilterForm, Filters, float | None]:
         until=data["until"],
     )
     threshold = data["exclude_below"] / 100 if data["exclude_below"] else None
-    if threshold is not None:
-        filters = exclude_unreliable(filters, threshold)
-    return form, filters, threshold
+    return form, cached_filters(filters, threshold), threshold
 
 
 def _slices(request: HttpRequest, filters: Filters) -> dict:
@@ -63,7 +67,7 @@ def _slices(request: HttpRequest, filters: Filters) -> dict:
         links.append(
             {"slicer": slicer, "href": f"?{query.urlencode()}", "current": slicer.key == key}
         )
-    charts = slice_charts(*slice_tables(filters, [SLICER_BY_KEY[key]]))
+    charts = slice_charts(*cached_slices(filters, [SLICER_BY_KEY[key]]))
     return {"slicer": SLICER_BY_KEY[key], "slice_links": links, "slice_charts": charts}
 
 
@@ -78,7 +82,7 @@ def dashboard(request: HtmxRequest) -> HttpResponse:
     if request.htmx.target == "slices" and not request.htmx.history_restore_request:
         # A slicer chosen on the page: only its section, the tables are not computed.
         return render(request, "evaluation/_slices.html", slices)
-    tables = [*all_tables(filters), checks_table(filters, threshold)]
+    tables = [*cached_tables(filters), cached_checks(filters, threshold)]
     grades, _, ab, _, _, _ = tables
     grade_bars = [
         {
@@ -132,7 +136,11 @@ def download(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in FORMATS:
         return HttpResponse(f"unknown format {fmt!r}", status=404)
     _, filters, threshold = _filters(request)
-    tables = evaluation_tables(filters, threshold)
+    tables = [
+        *cached_tables(filters),
+        *cached_slices(filters, SLICERS),
+        cached_checks(filters, threshold),
+    ]
     response = HttpResponse(zip_tables(tables, fmt), content_type="application/zip")
     name = f"evaluation-tables-{date.today():%Y%m%d}-{fmt}.zip"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -2,8 +2,8 @@
 
 The work is done in two phases so that a failure never leaves a partial title: first every image
 is read, decoded, stored under a fresh folder of the media root and run through MTCNN, with no
-database row written; then all rows are inserted in one transaction. Any failure removes the
-folder, and the transaction takes the rows with it.
+database row written; then all rows are inserted in one transaction (by COPY on PostgreSQL).
+Any failure removes the folder, and the transaction takes the rows with it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from curation.errors import first_line
 from curation.imports.images import DecodedImage, ImageRejected, decode_image
+from curation.imports.rows import rows_insert
 from curation.imports.sources import (
     Entry,
     EntryRejected,
@@ -208,7 +209,7 @@ def _save(
     *, name: str, source: str, images: list[_Image], rejected: list[tuple[str, str]]
 ) -> ImportSummary:
     title = Title.objects.create(name=name, source=source, status=Title.Status.IMPORTED)
-    frames = Frame.objects.bulk_create(
+    frames = rows_insert(
         [
             Frame(
                 title=title,
@@ -218,11 +219,10 @@ def _save(
                 height=image.height,
             )
             for image in images
-        ],
-        batch_size=1000,
+        ]
     )
     labels = sorted({image.cluster for image in images if image.choice.detection})
-    clusters = Cluster.objects.bulk_create([Cluster(title=title, label=label) for label in labels])
+    clusters = rows_insert([Cluster(title=title, label=label) for label in labels])
     cluster_ids = {cluster.label: cluster.pk for cluster in clusters}
     faces = []
     summary = ImportSummary(title_id=title.pk, title=name, source=source, images=len(images))
@@ -249,7 +249,7 @@ def _save(
                 confidence=min(max(detection.confidence, 0.0), 1.0),
             )
         )
-    Face.objects.bulk_create(faces, batch_size=1000)
+    rows_insert(faces)
     summary.frames = len(frames)
     summary.clusters = len(clusters)
     summary.faces = len(faces)

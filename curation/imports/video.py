@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 
 from curation.catalog.thumbnails import SIZES, thumbnail_jpeg
+from curation.imports.rows import rows_insert
 from curation.models import Cluster, Face, Frame, Title, Track
 from curation.scoring_runs.extractors import face_detector, face_embedder, feature_extractor
 from scoring.actors import UNASSIGNED
@@ -142,7 +143,7 @@ def video_save(
         video=stored.relative_to(media).as_posix(),
         seconds=round(info.seconds, 3),
     )
-    frames = Frame.objects.bulk_create(
+    frames = rows_insert(
         [
             Frame(
                 title=title,
@@ -153,10 +154,9 @@ def video_save(
                 height=info.height,
             )
             for frame in found.frames
-        ],
-        batch_size=1000,
+        ]
     )
-    tracks = Track.objects.bulk_create(
+    tracks = rows_insert(
         [
             Track(
                 title=title,
@@ -167,8 +167,7 @@ def video_save(
                 end=round(track.end, 4),
             )
             for number, track in enumerate(found.tracks, start=1)
-        ],
-        batch_size=1000,
+        ]
     )
     # Actors are numbered by how many faces they have, most first.
     sizes: dict[int, int] = {}
@@ -184,7 +183,7 @@ def video_save(
         clusters[UNASSIGNED] = Cluster(
             title=title, label=UNASSIGNED_LABEL, role=Cluster.Role.UNASSIGNED
         )
-    Cluster.objects.bulk_create(clusters.values())
+    rows_insert(list(clusters.values()))
     version = feature_extractor().version
     faces: list[Face] = []
     for position, face in enumerate(found.faces):
@@ -214,7 +213,7 @@ def video_save(
                 **measured,
             )
         )
-    Face.objects.bulk_create(faces, batch_size=1000)
+    rows_insert(faces)
     report = {
         "seconds": round(info.seconds, 2),
         "size": f"{info.width}×{info.height}",

@@ -3,7 +3,14 @@
 from curation.models.catalog import Cluster, Face, Frame, Title, Track, frame_upload_to
 from curation.models.clusters import ClusterEdit
 from curation.models.imports import ImportJob
-from curation.models.review import SELECTOR_ITEMS, Campaign, Item, Judgment, Lease
+from curation.models.review import (
+    SELECTOR_ITEMS,
+    Campaign,
+    Item,
+    Judgment,
+    Lease,
+    Participant,
+)
 from curation.models.scoring import (
     FilterConfig,
     QualityModel,
@@ -24,6 +31,7 @@ __all__ = [
     "Item",
     "Judgment",
     "Lease",
+    "Participant",
     "QualityModel",
     "QualityTraining",
     "ScoringRun",

@@ -9,7 +9,8 @@ face's box lies inside its frame.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 
 
 class Title(models.Model):
@@ -222,6 +223,14 @@ class Face(models.Model):
         indexes = [
             models.Index(fields=["cluster", "-quality"], name="face_cluster_quality"),
             models.Index(fields=["title", "cluster"], name="face_title_cluster"),
+            # A cluster's faces best quality first, unscored last: the cluster page's order
+            # and the title page's few faces per cluster, read without sorting.
+            models.Index(
+                F("cluster"),
+                Coalesce("quality", Value(-1.0)).desc(),
+                F("id"),
+                name="face_cluster_rank",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

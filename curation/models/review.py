@@ -58,6 +58,19 @@ class Campaign(models.Model):
         "A/B pairs shown again with the sides swapped.",
     )
     is_open = models.BooleanField(default=True)
+    # Counters for progress without counting the items or the judgments.
+    items_asked = models.PositiveIntegerField(
+        default=0, help_text="Items served to judge the selectors (not identical, not checks)."
+    )
+    items_identical = models.PositiveIntegerField(
+        default=0, help_text="Items whose picks are one face: recorded as agreement, never asked."
+    )
+    items_check = models.PositiveIntegerField(default=0, help_text="Gold items and repeats.")
+    judged = models.PositiveIntegerField(
+        default=0,
+        help_text="Live decisive judgments of the asked items, kept by the queue in the "
+        "answer's transaction.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -121,6 +134,15 @@ class Item(models.Model):
         default=0,
         help_text="Live decisive judgments, kept by the queue in the answer's transaction.",
     )
+    complete = models.BooleanField(
+        default=False,
+        help_text="An asked item with all its judgments: out of the queue's index until an undo.",
+    )
+    rank = models.PositiveIntegerField(
+        default=0,
+        help_text="Its place in the campaign's order, drawn with the campaign's seed; each "
+        "annotator walks the order from a place of their own.",
+    )
 
     class GoldSource(models.TextChoices):
         ADMIN = "admin", "graded by an admin"
@@ -146,7 +168,14 @@ class Item(models.Model):
 
     class Meta:
         ordering = ["campaign", "id"]
-        indexes = [models.Index(fields=["campaign", "identical", "id"], name="item_queue")]
+        indexes = [
+            # The items the queue may still serve, in the order it walks them.
+            models.Index(
+                fields=["campaign", "rank", "id"],
+                condition=Q(identical=False, complete=False),
+                name="item_walk",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"item {self.pk} of {self.campaign_id}"
@@ -154,6 +183,34 @@ class Item(models.Model):
 
 # The items that judge the selectors, as against the check items that judge the annotators.
 SELECTOR_ITEMS = Q(gold="", repeat_of=None)
+
+
+class Participant(models.Model):
+    """An annotator's part in a campaign, kept by the queue with each answer: their live decisive
+    judgments, and their place in the campaign's order."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="participants")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    judged = models.PositiveIntegerField(default=0)
+    last_item = models.ForeignKey(
+        Item,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The item of their latest answer or undo: their walk through the order goes on "
+        "from it.",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "annotator"], name="one_participant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} in {self.campaign_id}: {self.judged}"
 
 
 class Lease(models.Model):
@@ -191,8 +248,11 @@ class Judgment(models.Model):
         SKIP = "skip"
         UNDO = "undo"
 
-    # PROTECT: judgments are never deleted with their item or campaign.
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="judgments")
+    # PROTECT: judgments are never deleted with their item or campaign. Indexed with the
+    # annotator (below): the queue asks whether this annotator answered this item.
+    item = models.ForeignKey(
+        Item, on_delete=models.PROTECT, related_name="judgments", db_index=False
+    )
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments"
     )
@@ -207,7 +267,10 @@ class Judgment(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["annotator", "-created_at"], name="judgment_recent")]
+        indexes = [
+            models.Index(fields=["annotator", "-created_at"], name="judgment_recent"),
+            models.Index(fields=["item", "annotator"], name="judgment_item_annotator"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.answer} on {self.item_id}"

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import random
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Window
+from django.db.models.functions import RowNumber
 
 from curation.models import Campaign, Face, Item, Judgment, Selection, Title
+from curation.review.queue import rank_groups
 
 
 class CampaignInvalid(Exception):
@@ -33,7 +39,10 @@ def campaign_create(
     min_view_ms: int = 250,
     created_by=None,
 ) -> Campaign:
-    """Validate, then create the campaign, its items and its check items in one transaction."""
+    """Validate, then create the campaign, its items and its check items in one transaction.
+
+    The items go in by bulk insert as plain rows (COPY on PostgreSQL); each gets its place in
+    the campaign's order (``Item.rank``) drawn with the seed."""
     clusters, picks = campaign_check(
         kind=kind,
         titles=titles,
@@ -62,9 +71,85 @@ def campaign_create(
             created_by=created_by,
         )
         campaign.titles.set(titles)
-        items = Item.objects.bulk_create(_items(campaign, clusters, picks))
-        Item.objects.bulk_create(check_items(campaign, items, titles))
+        items = _items(campaign, clusters, picks, references(titles))
+        asked = [item for item in items if not item.identical]
+        # Each item's group in the campaign's order, drawn with the seed (see review.queue).
+        groups = rank_groups(len(asked) + check_count(gold_share, len(asked)))
+        ranks = random.Random(f"order:{seed}")
+        _insert(campaign, items, ranks, groups)
+        checks: list[NewItem] = []
+        if check_count(gold_share, len(asked)):
+            ids = campaign.items.filter(identical=False).order_by("pk").values_list("pk", flat=True)
+            for item, pk in zip(asked, ids, strict=True):
+                item.pk = pk
+            checks = check_items(campaign, asked, titles)
+            _insert(campaign, checks, ranks, groups)
+        campaign.items_asked = len(asked)
+        campaign.items_identical = len(items) - len(asked)
+        campaign.items_check = len(checks)
+        campaign.save(update_fields=["items_asked", "items_identical", "items_check"])
     return campaign
+
+
+# The columns of a new item, as inserted (it has no judgments yet).
+_COLUMNS = (
+    "campaign_id",
+    "cluster_id",
+    "face_id",
+    "face_b_id",
+    "reference_id",
+    "crop",
+    "crop_b",
+    "selectors",
+    "identical",
+    "gold",
+    "gold_source",
+    "repeat_of_id",
+    "rank",
+    "judged",
+    "complete",
+)
+
+
+@functools.cache
+def _selectors_json(selectors: tuple[str, ...]) -> str:
+    return json.dumps(list(selectors))
+
+
+def _insert(campaign: Campaign, items: list[NewItem], ranks: random.Random, groups: int) -> None:
+    """Insert the items as rows, in their order (their ids ascend in it), each in one of
+    ``groups`` groups of the campaign's order."""
+    rows = [
+        (
+            campaign.pk,
+            item.cluster_id,
+            item.face_id,
+            item.face_b_id,
+            item.reference_id,
+            item.crop,
+            item.crop_b,
+            _selectors_json(tuple(item.selectors)),
+            item.identical,
+            item.gold,
+            item.gold_source,
+            item.repeat_of_id,
+            ranks.randrange(groups),
+            0,
+            False,
+        )
+        for item in items
+    ]
+    table = Item._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(_COLUMNS))
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({marks})", rows
+            )
 
 
 def campaign_preview(
@@ -95,7 +180,7 @@ def campaign_preview(
         alpha=alpha,
     )
     clusters = _sampled(clusters, sample_size, seed)
-    distinct = [len({picks[c][s].face_id for s in selectors}) for c in clusters]
+    distinct = [len({picks[c][s].face for s in selectors}) for c in clusters]
     skips_agreement = kind == Campaign.Kind.AB or order == Campaign.Order.DISAGREEMENT
     identical = sum(n == 1 for n in distinct) if skips_agreement else 0
     items = (len(clusters) if kind == Campaign.Kind.AB else sum(distinct)) - identical
@@ -152,67 +237,91 @@ def campaign_check(
         raise CampaignInvalid("judgments per item must be at least 1")
     if not titles:
         raise CampaignInvalid("choose at least one title")
-    picks: dict[int, dict[str, Selection]] = defaultdict(dict)
-    for selection in Selection.objects.filter(
+    picks: dict[int, dict[str, Pick]] = defaultdict(dict)
+    for cluster_id, selector, face_id, crop in Selection.objects.filter(
         cluster__title__in=titles, selector__in=selectors
-    ).select_related("cluster"):
-        picks[selection.cluster_id][selection.selector] = selection
+    ).values_list("cluster_id", "selector", "face_id", "crop"):
+        picks[cluster_id][selector] = Pick(face_id, crop)
     clusters = sorted(cid for cid, by in picks.items() if len(by) == len(selectors))
     if not clusters:
         raise CampaignInvalid("the titles have no picks from these selectors: score them first")
     return clusters, picks
 
 
-def references(clusters: list[int]) -> dict[int, int]:
-    """For each cluster, the face to show as "this is the person": its best face by quality that
-    no selector picked, so that it never hints at a pick. Clusters whose every face was picked
-    have none."""
-    picked = set(Selection.objects.filter(cluster__in=clusters).values_list("face_id", flat=True))
-    best: dict[int, int] = {}
-    faces = (
-        Face.objects.filter(cluster__in=clusters)
-        .exclude(pk__in=picked)
-        .order_by("cluster", F("quality").desc(nulls_last=True), "pk")
+class Pick(NamedTuple):
+    face: int
+    crop: str
+
+
+@dataclass(slots=True)
+class NewItem:
+    """An item about to be inserted (``pk`` once it is)."""
+
+    cluster_id: int
+    face_id: int
+    selectors: list[str]
+    face_b_id: int | None = None
+    reference_id: int | None = None
+    crop: str = ""
+    crop_b: str = ""
+    identical: bool = False
+    gold: str = ""
+    gold_source: str = ""
+    repeat_of_id: int | None = None
+    pk: int | None = None
+
+
+def references(titles: list[Title]) -> dict[int, int]:
+    """For each cluster of the titles, the face to show as "this is the person": its best face
+    by quality that no selector picked, so that it never hints at a pick. Clusters whose every
+    face was picked have none."""
+    best = Window(
+        RowNumber(),
+        partition_by=F("cluster"),
+        order_by=[F("quality").desc(nulls_last=True), F("pk")],
+    )
+    return dict(
+        Face.objects.filter(title__in=titles)
+        .exclude(Exists(Selection.objects.filter(face=OuterRef("pk"))))
+        .annotate(place=best)
+        .filter(place=1)
         .values_list("cluster_id", "pk")
     )
-    for cluster_id, face_id in faces:
-        best.setdefault(cluster_id, face_id)
-    return best
 
 
-def _items(campaign: Campaign, clusters: list[int], picks) -> list[Item]:
+def _items(
+    campaign: Campaign, clusters: list[int], picks, reference: dict[int, int]
+) -> list[NewItem]:
     """One item per A/B cluster; per grade cluster, one per distinct face picked. A face every
     selector picked is asked in a random-order grade campaign (it measures the selectors'
     absolute grades) and recorded as agreement in a disagreement-first one."""
     skip_agreement = campaign.order == Campaign.Order.DISAGREEMENT
     items = []
-    reference = references(clusters)
     for cluster_id in clusters:
         by = picks[cluster_id]
         if campaign.kind == Campaign.Kind.AB:
             a, b = (by[s] for s in campaign.selectors)
             items.append(
-                Item(
-                    campaign=campaign,
+                NewItem(
                     cluster_id=cluster_id,
-                    face_id=a.face_id,
-                    face_b_id=b.face_id,
+                    face_id=a.face,
+                    face_b_id=b.face,
                     reference_id=reference.get(cluster_id),
                     crop=a.crop,
                     crop_b=b.crop,
                     selectors=list(campaign.selectors),
-                    identical=a.face_id == b.face_id,
+                    identical=a.face == b.face,
                 )
             )
             continue
         credited: dict[int, list[str]] = defaultdict(list)
         crops: dict[int, str] = {}
         for selector in campaign.selectors:
-            credited[by[selector].face_id].append(selector)
-            crops[by[selector].face_id] = crops.get(by[selector].face_id) or by[selector].crop
+            face, crop = by[selector]
+            credited[face].append(selector)
+            crops[face] = crops.get(face) or crop
         items.extend(
-            Item(
-                campaign=campaign,
+            NewItem(
                 cluster_id=cluster_id,
                 face_id=face_id,
                 reference_id=reference.get(cluster_id),
@@ -225,12 +334,12 @@ def _items(campaign: Campaign, clusters: list[int], picks) -> list[Item]:
     return items
 
 
-def check_items(campaign: Campaign, items: list[Item], titles: list[Title]) -> list[Item]:
+def check_items(campaign: Campaign, asked: list[NewItem], titles: list[Title]) -> list[NewItem]:
     """Items whose answer is known, to measure the annotators (never the selectors), drawn with
-    the campaign's seed. Grade: the faces of these titles an admin graded, then picks shown with
-    a strong degradation (answer: unidentifiable). A/B: pairs shown again with the sides swapped
-    (self-consistency), and pairs of a pick against its own degraded copy (answer: the pick)."""
-    asked = [item for item in items if not item.identical]
+    the campaign's seed from the items asked. Grade: the faces of these titles an admin graded,
+    then picks shown with a strong degradation (answer: unidentifiable). A/B: pairs shown again
+    with the sides swapped (self-consistency), and pairs of a pick against its own degraded copy
+    (answer: the pick)."""
     count = check_count(campaign.gold_share, len(asked))
     if not count:
         return []
@@ -249,8 +358,7 @@ def check_items(campaign: Campaign, items: list[Item], titles: list[Title]) -> l
     )
     marked = rng.sample(marked, min(count, len(marked)))
     checks = [
-        Item(
-            campaign=campaign,
+        NewItem(
             cluster_id=cluster_id,
             face_id=face_id,
             selectors=[],
@@ -260,8 +368,7 @@ def check_items(campaign: Campaign, items: list[Item], titles: list[Title]) -> l
         for face_id, cluster_id, grade in marked
     ]
     checks += [
-        Item(
-            campaign=campaign,
+        NewItem(
             cluster_id=item.cluster_id,
             face_id=item.face_id,
             reference_id=item.reference_id,
@@ -275,9 +382,8 @@ def check_items(campaign: Campaign, items: list[Item], titles: list[Title]) -> l
     return checks
 
 
-def _repeat(item: Item) -> Item:
-    return Item(
-        campaign=item.campaign,
+def _repeat(item: NewItem) -> NewItem:
+    return NewItem(
         cluster_id=item.cluster_id,
         face_id=item.face_id,
         face_b_id=item.face_b_id,
@@ -285,14 +391,13 @@ def _repeat(item: Item) -> Item:
         crop=item.crop,
         crop_b=item.crop_b,
         selectors=list(item.selectors),
-        repeat_of=item,
+        repeat_of_id=item.pk,
     )
 
 
-def _degraded_pair(item: Item) -> Item:
+def _degraded_pair(item: NewItem) -> NewItem:
     """Selector A's pick against the same pick degraded (shown on the B side)."""
-    return Item(
-        campaign=item.campaign,
+    return NewItem(
         cluster_id=item.cluster_id,
         face_id=item.face_id,
         face_b_id=item.face_id,

@@ -8,6 +8,7 @@ model, weak-label and learned, and each kind has its own active one.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import tempfile
 from collections.abc import Callable
@@ -20,9 +21,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
-from curation.models import Face, QualityModel, ScoringRun
+from curation.models import Face, QualityModel, ScoringRun, Title
 from curation.scoring_runs.extractors import feature_version
 from curation.scoring_runs.steps import feature_table, run_clusters
+from scoring.features import FEATURE_NAMES, FeatureTable
 from scoring.preference import PreferenceModel
 from scoring.quality import QualityModel as TrainedQualityModel
 from scoring.quality import QualityParams, train_quality_model
@@ -99,30 +101,24 @@ class NotEnoughFaces(Exception):
 def quality_model_train(
     *, params: QualityParams | None = None, progress: Callable[[str], None] = lambda step: None
 ) -> QualityModel:
-    """Train on the faces of every title measured by the current extractors (at most
-    ``QUALITY_TRAIN_MAX_FACES``, drawn at random), store it as the next version, activate it.
-    ``progress`` hears what it is doing, step by step."""
+    """Train on the faces of every title measured by the current extractors: weak labels over
+    all of them, the forest on at most ``QUALITY_TRAIN_MAX_FACES`` (a sample stratified by
+    label); store it as the next version, activate it. ``progress`` hears what it is doing,
+    step by step."""
     current = feature_version()
-    progress("choosing the training faces")
-    ids = list(
-        Face.objects.filter(feature_version=current)
-        .exclude(features_run=None)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    progress("reading the faces' features")
+    table, title_ids = _training_faces(
+        Face.objects.filter(feature_version=current).exclude(features_run=None)
     )
-    if len(ids) < 10:
+    if len(table) < 10:
         raise NotEnoughFaces(
             f"need at least 10 faces measured by the current extractors to train a quality "
-            f"model, found {len(ids)}"
+            f"model, found {len(table)}"
         )
     limit = settings.QUALITY_TRAIN_MAX_FACES
-    if len(ids) > limit:
-        ids = sorted(np.random.default_rng(0).choice(ids, size=limit, replace=False).tolist())
-    progress(f"loading {len(ids)} faces")
-    faces = list(Face.objects.filter(pk__in=ids).select_related("title").order_by("pk"))
-    progress(f"fitting the forest on {len(faces)} faces")
+    progress(f"labelling {len(table)} faces, fitting the forest on at most {limit}")
     trained = train_quality_model(
-        feature_table(faces), params or QualityParams(), feature_version=current
+        table, params or QualityParams(), feature_version=current, fit_at_most=limit
     )
     progress("storing the model")
     return quality_model_store(
@@ -131,11 +127,27 @@ def quality_model_train(
             features=list(trained.features),
             feature_version=current,
             params=_jsonable(trained.params),
-            summary=_jsonable(trained.summary) | {"titles": len({face.title_id for face in faces})},
-            titles=sorted({face.title.name for face in faces}),
+            summary=_jsonable(trained.summary) | {"titles": len(title_ids)},
+            titles=sorted(Title.objects.filter(pk__in=title_ids).values_list("name", flat=True)),
         ),
         trained=trained,
     )
+
+
+# Faces read per round trip when training: a few MB of rows at a time, never millions of
+# model instances.
+_TRAINING_CHUNK = 50_000
+
+
+def _training_faces(faces) -> tuple[FeatureTable, list[int]]:
+    """The features of ``faces``, in id order, read in chunks straight into arrays, and the
+    ids of their titles."""
+    rows = faces.order_by("pk").values_list("title", *FEATURE_NAMES).iterator(_TRAINING_CHUNK)
+    chunks = [np.empty((0, 1 + len(FEATURE_NAMES)))]
+    while chunk := list(itertools.islice(rows, _TRAINING_CHUNK)):
+        chunks.append(np.array(chunk, dtype=np.float64))  # NULL becomes NaN
+    values = np.concatenate(chunks)
+    return FeatureTable.from_matrix(values[:, 1:]), np.unique(values[:, 0]).astype(int).tolist()
 
 
 def quality_model_store(

@@ -10,9 +10,11 @@ have one. (Quality comes from ``quality_models``, the learned model from
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -148,21 +150,20 @@ def selections_replace(*, run: ScoringRun, learned: LearnedModel | None = None) 
     if run.quality_model is None:
         raise ValueError("the run has no quality model: the quality step assigns one first")
     quality_version = f"regression:v{run.quality_model.version}"
-    picks: list[Selection] = []
     clusters = run_clusters(run)
-    faces_by_cluster: dict[int, list[Face]] = defaultdict(list)
     candidates = Face.objects.filter(
         cluster__in=clusters.filter(role=Cluster.Role.ACTOR), background=False
     )
-    for face in candidates.order_by("pk"):
-        faces_by_cluster[face.cluster_id].append(face)
-    learned_scores = _learned_scores(learned, faces_by_cluster)
-    for cluster in clusters:
-        faces = faces_by_cluster.get(cluster.pk)
-        if not faces:
+    faces = _candidate_faces(candidates)
+    learned_scores = _learned_scores(learned, candidates, faces)
+    picks: list[Selection] = []
+    frozen: dict[str, dict] = {}
+    for cluster_id, label in clusters.values_list("pk", "label"):
+        start, stop = faces.rows.get(cluster_id, (0, 0))
+        if start == stop:
             continue
-        table = feature_table(faces)
-        quality = np.array([face.quality for face in faces], dtype=np.float64)
+        ids = faces.ids[start:stop]
+        table = FeatureTable.from_matrix(faces.features[start:stop])
         filtering = select_filtering(table, stages)
         chosen: dict[str, tuple[int, str, dict[str, object]]] = {
             Selection.Selector.BASELINE: (select_baseline(table), "baseline:paper", {}),
@@ -175,37 +176,40 @@ def selections_replace(*, run: ScoringRun, learned: LearnedModel | None = None) 
                         {
                             "feature": outcome.stage.feature,
                             "survivors": len(outcome.survivors),
-                            "best_face": faces[outcome.best].pk,
+                            "best_face": int(ids[outcome.best]),
                         }
                         for outcome in filtering.stages
                     ]
                 },
             ),
-            Selection.Selector.REGRESSION: (select_regression(table, quality), quality_version, {}),
+            Selection.Selector.REGRESSION: (
+                select_regression(table, faces.quality[start:stop]),
+                quality_version,
+                {},
+            ),
         }
         if learned is not None:
-            scores = np.array([learned_scores[face.pk] for face in faces])
+            scores = learned_scores[start:stop]
             row = select_learned(table, scores)
             chosen[Selection.Selector.LEARNED] = (
                 row,
                 f"learned:v{learned.record.version}",
                 {"score": round(float(scores[row]), 4)},
             )
+        entry = frozen.setdefault(str(cluster_id), {"label": label})
         for selector, (row, parameters, details) in chosen.items():
+            face_id = int(ids[row])
             picks.append(
                 Selection(
-                    cluster=cluster,
+                    cluster_id=cluster_id,
                     selector=selector,
                     parameters=parameters,
-                    face=faces[row],
+                    face_id=face_id,
                     run=run,
                     details=details,
                 )
             )
-    frozen: dict[str, dict] = {}
-    for pick in picks:
-        entry = frozen.setdefault(str(pick.cluster.pk), {"label": pick.cluster.label})
-        entry[pick.selector] = {"face": pick.face.pk, "details": pick.details}
+            entry[selector] = {"face": face_id, "details": details}
     record = {key: value for key, value in run.record.items() if key != "learned_model"}
     if learned is not None:
         record["learned_model"] = learned_model_record(learned.record)
@@ -213,21 +217,55 @@ def selections_replace(*, run: ScoringRun, learned: LearnedModel | None = None) 
         Selection.objects.filter(cluster__in=clusters).delete()
         clusters.update(stale=False)
         ScoringRun.objects.filter(pk=run.pk).update(picks=frozen, record=record)
-        Selection.objects.bulk_create(picks)
+        Selection.objects.bulk_create(picks, batch_size=1000)
     return len(picks)
 
 
-def _learned_scores(
-    learned: LearnedModel | None, faces_by_cluster: dict[int, list[Face]]
-) -> dict[int, float]:
-    """The learned model's score of every candidate face, by face id, in one pass."""
-    faces = [face for group in faces_by_cluster.values() for face in group]
-    if learned is None or not faces:
-        return {}
-    scores = learned.model.predict(
-        feature_table(faces), learned.prior, feature_version=faces[0].feature_version
+@dataclass(frozen=True)
+class _Candidates:
+    """The candidate faces of a run as arrays, grouped by cluster, in id order within one:
+    ``ids`` (N,), ``features`` (N, F) in ``FEATURE_NAMES`` order (NaN where NULL), ``quality``
+    (N,), and ``rows``: each cluster's (start, stop) in them."""
+
+    ids: np.ndarray
+    features: np.ndarray
+    quality: np.ndarray
+    rows: dict[int, tuple[int, int]]
+
+
+def _candidate_faces(candidates) -> _Candidates:
+    """One query for every candidate's features, straight into arrays: model instances of a
+    284,000-face title would take most of the step's time."""
+    values = np.array(
+        candidates.order_by("cluster_id", "pk").values_list(
+            "pk", "cluster_id", "quality", *FEATURE_NAMES
+        ),
+        dtype=np.float64,  # NULL becomes NaN; ids stay exact below 2**53
+    ).reshape(-1, 3 + len(FEATURE_NAMES))
+    clusters = values[:, 1].astype(np.int64)
+    bounds = np.r_[np.flatnonzero(np.diff(clusters, prepend=-1)), len(values)].tolist()
+    return _Candidates(
+        ids=values[:, 0].astype(np.int64),
+        features=values[:, 3:],
+        quality=values[:, 2],
+        rows={int(clusters[start]): (start, stop) for start, stop in itertools.pairwise(bounds)},
     )
-    return {face.pk: float(score) for face, score in zip(faces, scores, strict=True)}
+
+
+def _learned_scores(learned: LearnedModel | None, candidates, faces: _Candidates) -> np.ndarray:
+    """The learned model's score of every candidate face (aligned with ``faces``), in one pass.
+    Where the faces' stored quality comes from the learned model's own weak model, it is used
+    as is rather than running that model's forest again."""
+    if learned is None or not len(faces.ids):
+        return np.empty(0)
+    prior_version = f"v{learned.record.params.get('prior', {}).get('version')}"
+    stored = not candidates.exclude(quality_version=prior_version).exists()
+    return learned.model.predict(
+        FeatureTable.from_matrix(faces.features),
+        learned.prior,
+        feature_version=candidates.order_by("pk").values_list("feature_version", flat=True)[0],
+        prior_quality=faces.quality if stored else None,
+    )
 
 
 def crops_make(*, run: ScoringRun, limit: int | None = None) -> int:

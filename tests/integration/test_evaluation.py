@@ -6,10 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 import secrets
 import zipfile
+from collections import Counter
 
 import krippendorff
 import numpy as np
@@ -261,7 +261,9 @@ def test_statistics_match_statsmodels_and_krippendorff():
     for _ in range(5):
         ratings = rng.integers(0, 3, size=(3, 40)).astype(float)
         ratings[rng.random(ratings.shape) < 0.2] = np.nan
-        units = [[int(v) for v in column if not math.isnan(v)] for column in ratings.T]
+        units = Counter(
+            tuple(int((column == rank).sum()) for rank in range(3)) for column in ratings.T
+        )
         assert krippendorff_alpha_ordinal(units) == pytest.approx(
             krippendorff.alpha(reliability_data=ratings, level_of_measurement="ordinal")
         )

@@ -39,6 +39,23 @@ def test_train_quality_model_stores_and_activates_versions(small_scored_faces, m
     assert list(QualityModel.objects.filter(is_active=True)) == [v1]
 
 
+def test_past_the_face_limit_every_face_is_labelled_and_the_forest_fits_a_sample(
+    small_scored_faces, settings
+):
+    settings.QUALITY_TRAIN_MAX_FACES = 24
+    call_command("train_quality_model", stdout=io.StringIO())
+    sampled = QualityModel.objects.get()
+    settings.QUALITY_TRAIN_MAX_FACES = 100
+    call_command("train_quality_model", stdout=io.StringIO())
+    whole = QualityModel.objects.get(version=2)
+    faces = Face.objects.count()
+    assert (sampled.summary["faces"], sampled.summary["trained_on"]) == (faces, 24)
+    assert sampled.summary["held_out"] == 6  # as many held out for 24 as a fifth of 30 faces
+    assert whole.summary["trained_on"] + whole.summary["held_out"] == faces
+    # Percentiles among every face, whatever the forest fits on.
+    assert sampled.summary["label_quantiles"] == whole.summary["label_quantiles"]
+
+
 def test_training_takes_only_faces_measured_by_the_current_extractors(small_scored_faces):
     stale = list(Face.objects.order_by("pk").values_list("pk", flat=True)[:5])
     Face.objects.filter(pk__in=stale).update(feature_version="sharpness=edge-blur-1;pose=old")

@@ -3,16 +3,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.features import FEATURE_NAMES, PAPER_FEATURES, FeatureTable
+from scoring.features import FEATURE_NAMES, PAPER_FEATURES, SMALLER_BETTER, FeatureTable, goodness
 from scoring.ranking import percentiles
 from scoring.selectors import (
     DEFAULT_STAGES,
+    FIQA_GUARDS,
     PAPER_STAGES,
     FilterStage,
     face_cost,
     select_baseline,
     select_filtering,
     select_fiqa,
+    select_learned,
     select_regression,
 )
 
@@ -182,3 +184,93 @@ def test_baseline_and_fiqa_picks_do_not_depend_on_row_order(case):
             table.matrix()[select(table)],
             equal_nan=True,
         )
+
+
+def test_percentiles_of_a_large_population_follow_the_definition():
+    # Past 10,000 values the ranks come from sorting positions: the same numbers as the share of
+    # the others each value is at least as large as, ties and unmeasured values included.
+    rng = np.random.default_rng(6)
+    values = rng.integers(0, 500, 30_000).astype(float)
+    values[rng.random(30_000) < 0.1] = np.nan
+    measured = values[np.isfinite(values)]
+    counts = np.bincount(measured.astype(int), minlength=500)
+    at_most = np.cumsum(counts) - 1  # the others at most each value
+    expected = np.full(len(values), np.nan)
+    expected[np.isfinite(values)] = 100.0 * at_most[measured.astype(int)] / (len(measured) - 1)
+    assert np.array_equal(percentiles(values), expected, equal_nan=True)
+
+
+# The selectors as they were first written: every face sorted by its score, then by every
+# feature's goodness, then by every raw value. They now sort only the faces that tie; the picks
+# must not change.
+def full_order(table, first):
+    keys = [table.column(name) for name in reversed(FEATURE_NAMES)]
+    keys += [goodness(table, name) for name in reversed(FEATURE_NAMES)]
+    keys.append(first)
+    return np.lexsort([-key for key in keys])
+
+
+def full_sort_filtering(table, stages):
+    rows, outcomes = np.arange(len(table)), []
+    for stage in stages:
+        entering = table.take(rows)
+        value, good = entering.column(stage.feature), goodness(entering, stage.feature)
+        measured = np.isfinite(value)
+        keep = np.ones(len(rows), dtype=bool)
+        if measured.any():
+            keep[:] = False
+            if stage.threshold is not None:
+                keep |= (
+                    np.abs(value) < stage.threshold
+                    if stage.feature in SMALLER_BETTER
+                    else value > stage.threshold
+                )
+            if stage.top is not None:
+                keep[full_order(entering, good)[: stage.top]] = True
+            if stage.percentile is not None:
+                keep |= percentiles(good) >= stage.percentile
+            keep &= measured
+            if not keep.any():
+                keep[full_order(entering, good)[0]] = True
+        rows = rows[keep]
+        survivors = table.take(rows)
+        best = int(rows[full_order(survivors, goodness(survivors, stage.feature))[0]])
+        outcomes.append((tuple(rows.tolist()), best))
+    return outcomes
+
+
+def full_sort_fiqa(table):
+    rows = np.array(full_sort_filtering(table, FIQA_GUARDS)[-1][0])
+    survivors = table.take(rows)
+    fiqa = survivors.column("fiqa")
+    first = fiqa if np.isfinite(fiqa).any() else survivors.sharpness
+    return int(rows[full_order(survivors, first)[0]])
+
+
+def tied_table(rng, n):
+    """Faces whose features often tie (a few values, zeros of both signs, clipped ends) and are
+    often unmeasured, as real clusters do at their extremes."""
+    choices = np.array([-40.0, -3.0, -0.0, 0.0, 0.2, 0.5, 1.0, 1.0, 12.0, 300.0, np.nan])
+    matrix = np.where(
+        rng.random((n, 10)) < 0.5, rng.choice(choices, (n, 10)), rng.normal(0, 9, (n, 10))
+    )
+    matrix[:, FEATURE_NAMES.index("resolution")] **= 2
+    return FeatureTable.from_matrix(matrix)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_picks_equal_those_of_a_full_sort_on_random_tables(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(150):
+        n = int(rng.integers(1, 400 if rng.random() < 0.2 else 30))
+        table = tied_table(rng, n) if rng.random() < 0.7 else random_table(rng, n)
+        stages = [DEFAULT_STAGES, PAPER_STAGES, FIQA_GUARDS][int(rng.integers(3))]
+        result = select_filtering(table, stages)
+        outcomes = [(outcome.survivors, outcome.best) for outcome in result.stages]
+        assert outcomes == full_sort_filtering(table, stages)
+        assert result.chosen == outcomes[-1][1]
+        assert select_fiqa(table) == full_sort_fiqa(table)
+        assert select_baseline(table) == int(full_order(table, -face_cost(table))[0])
+        scores = rng.choice([0.1, 0.5, 0.9, np.nan], n)  # forests and preference scores tie
+        assert select_regression(table, scores) == int(full_order(table, scores)[0])
+        assert select_learned(table, scores) == int(full_order(table, scores)[0])

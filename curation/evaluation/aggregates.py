@@ -1,0 +1,456 @@
+"""The numbers behind the evaluation tables, aggregated by the database.
+
+Each function runs one or two statements whatever the number of judgments and returns only what
+a table shows (clusters per selector and grade, items per pair and outcome, …): no judgment and
+no item travels to Python.
+
+An item is counted once. Its counted judgments are first reduced to the number of each answer,
+``c0``, ``c1``, ``c2`` (a grade item's unidentifiable, usable, excellent; an A/B item's a, b,
+equal), and its outcome is read off them:
+
+- a grade item's grade is the lower median of its grades: with n = c0 + c1 + c2, the grade at
+  position ⌊(n − 1) / 2⌋ of its sorted grades, that is unidentifiable when c0 exceeds that
+  position, else usable when c0 + c1 does, else excellent;
+- an A/B item's outcome is the answer given strictly more often than both others, else (two tie
+  at the top) equal.
+
+The judgments and items are chosen by the ORM (so that the filters mean what they mean
+everywhere else) and handed here as querysets; the SQL around them is standard (CASE, FILTER,
+GROUP BY, UNION ALL) and runs on PostgreSQL and on the embedded SQLite default alike, but for
+reading an item's JSON list of selectors as rows and for Table 3's order statistics, which each
+database does its own way (see :func:`_credited` and :func:`order_statistics`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Count, F, Q, QuerySet
+
+from curation.evaluation.stats import median_interval_ranks
+from curation.models import Campaign, Face, Item, Judgment, Selection
+
+# The answers each kind counts, in the order of c0, c1, c2 (a grade's rank, for grades).
+ANSWERS: dict[str, tuple[str, str, str]] = {
+    Campaign.Kind.GRADE: ("unidentifiable", "usable", "excellent"),
+    Campaign.Kind.AB: ("a", "b", "equal"),
+}
+GRADE = (
+    "CASE WHEN {t}.c0 > ({t}.c0 + {t}.c1 + {t}.c2 - 1) / 2 THEN 0"
+    " WHEN {t}.c0 + {t}.c1 > ({t}.c0 + {t}.c1 + {t}.c2 - 1) / 2 THEN 1 ELSE 2 END"
+)
+OUTCOME = (
+    "CASE WHEN {t}.c0 > {t}.c1 AND {t}.c0 > {t}.c2 THEN 'a'"
+    " WHEN {t}.c1 > {t}.c0 AND {t}.c1 > {t}.c2 THEN 'b' ELSE 'equal' END"
+)
+
+
+def _sql(queryset: QuerySet) -> tuple[str, list]:
+    """The queryset's SQL and parameters, unordered (ordering a subquery only costs a sort)."""
+    sql, params = queryset.order_by().query.sql_with_params()
+    return sql, list(params)
+
+
+def _with(**parts: QuerySet) -> tuple[str, list]:
+    """``WITH name AS (its SQL), …`` for each queryset, and their parameters in order."""
+    clauses, params = [], []
+    for name, queryset in parts.items():
+        sql, more = _sql(queryset)
+        clauses.append(f"{name} AS ({sql})")
+        params += more
+    return "WITH " + ",\n".join(clauses), params
+
+
+def _query(sql: str, params: Sequence) -> list[tuple]:
+    """The rows of one statement."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Hundreds of thousands of items are grouped and sorted: in memory rather than in
+            # temporary files; without compiling the plan, which costs more than it saves here;
+            # in one process, as parallel plans count the items again in every worker. LOCAL:
+            # for this transaction only.
+            cursor.execute(
+                "SET LOCAL work_mem = '64MB'; SET LOCAL jit = off; "
+                "SET LOCAL max_parallel_workers_per_gather = 0"
+            )
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _credited(item: str) -> tuple[str, str, str]:
+    """A join giving one row per selector of ``item``'s JSON list of selectors: the SQL to add
+    after the FROM item ``item``, the selector's name, and its position in the list (from 1)."""
+    if connection.vendor == "postgresql":
+        return (
+            f"CROSS JOIN jsonb_array_elements_text({item}.selectors) WITH ORDINALITY"
+            " AS credited(selector, position)",
+            "credited.selector",
+            "credited.position",
+        )
+    return (
+        f"CROSS JOIN json_each({item}.selectors) AS credited",
+        "credited.value",
+        "credited.key + 1",
+    )
+
+
+def item_answers(judgments: QuerySet[Judgment], kind: str) -> QuerySet:
+    """Per judged item (``item_id``), how many of ``judgments`` gave each of the kind's answers
+    (``c0``, ``c1``, ``c2``)."""
+    answers = ANSWERS[kind]
+    return (
+        judgments.filter(answer__in=answers)
+        .values("item_id")
+        .annotate(
+            **{f"c{k}": Count("pk", filter=Q(answer=answer)) for k, answer in enumerate(answers)}
+        )
+    )
+
+
+def selector_grades(
+    judgments: QuerySet[Judgment], items: QuerySet[Item], selectors: Sequence[str]
+) -> list[tuple[tuple[int | None, ...], int]]:
+    """The graded clusters counted by their grades: (grade rank of each of ``selectors``' pick
+    in the cluster, None where not graded) → how many (campaign, cluster)s were graded so.
+
+    Every table of grades per selector, and every paired comparison of two, adds these up."""
+    head, params = _with(
+        judged=item_answers(judgments, Campaign.Kind.GRADE),
+        items=items.values("id", "campaign_id", "cluster_id", "selectors"),
+    )
+    join, name, _ = _credited("i")
+    columns = ", ".join(
+        f"MAX(grade) FILTER (WHERE selector = %s) AS g{k}" for k in range(len(selectors))
+    )
+    grouped = ", ".join(f"g{k}" for k in range(len(selectors)))
+    grade = GRADE.format(t="j")
+    sql = f"""{head}
+        SELECT {grouped}, COUNT(*) FROM (
+            SELECT {columns} FROM (
+                SELECT i.campaign_id, i.cluster_id, {name} AS selector, {grade} AS grade
+                  FROM judged j JOIN items i ON i.id = j.item_id {join}
+            ) AS picks GROUP BY campaign_id, cluster_id
+        ) AS clusters GROUP BY {grouped}"""
+    rows = _query(sql, params + list(selectors))
+    return [(tuple(row[:-1]), row[-1]) for row in rows]
+
+
+def ab_outcomes(
+    judgments: QuerySet[Judgment], items: QuerySet[Item]
+) -> dict[tuple[tuple[str, str], str, str], int]:
+    """A/B items counted per (selector pair (A, B), title, outcome: ``a``, ``b`` or ``equal``)."""
+    head, params = _with(
+        judged=item_answers(judgments, Campaign.Kind.AB),
+        items=items.values("id", "selectors", title=F("cluster__title__name")),
+    )
+    sql = f"""{head}
+        SELECT i.selectors, i.title, {OUTCOME.format(t="j")} AS outcome, COUNT(*)
+          FROM judged j JOIN items i ON i.id = j.item_id GROUP BY 1, 2, 3"""
+    return {
+        (tuple(_json(selectors)), title, outcome): count
+        for selectors, title, outcome, count in _query(sql, params)
+    }
+
+
+def _json(value):
+    """A JSON column as read by a plain cursor: text on either database."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """``units``: per kind, the items judged two or more times counted by their (c0, c1, c2);
+    ``annotators``: per (kind, annotator), (judgments compared with the majority of the other
+    judgments of their item, how many agreed with it)."""
+
+    units: dict[str, Counter]
+    annotators: dict[tuple[str, str], tuple[int, int]]
+
+
+def agreement_counts(judgments: QuerySet[Judgment], items: QuerySet[Item]) -> Agreement:
+    """For each judgment of an item judged two or more times, the others' majority is the
+    answer given strictly more often than every other by the item's other judgments; a judgment
+    whose others tie at the top is not compared. One pass: each judgment sees its item's counts
+    through a window over the item."""
+    grade, ab = ANSWERS[Campaign.Kind.GRADE], ANSWERS[Campaign.Kind.AB]
+    head, params = _with(
+        judgments=judgments.filter(answer__in=grade + ab).values(
+            "item_id", "annotator_id", "answer"
+        ),
+        items=items.values("id", kind=F("campaign__kind")),
+    )
+    # One category per answer, in the order of c0, c1, c2 whatever the kind.
+    category = " ".join(
+        f"WHEN '{answer}' THEN {k}" for answers in (grade, ab) for k, answer in enumerate(answers)
+    )
+    counts = ", ".join(
+        f"COUNT(*) FILTER (WHERE category = {k}) OVER item AS c{k}" for k in range(3)
+    )
+    others = ", ".join(
+        f"c{k} - CASE WHEN category = {k} THEN 1 ELSE 0 END AS o{k}" for k in range(3)
+    )
+    agrees = " ".join(
+        f"WHEN o{k} > o{(k + 1) % 3} AND o{k} > o{(k + 2) % 3} "
+        f"THEN CASE WHEN category = {k} THEN 1 ELSE 0 END"
+        for k in range(3)
+    )
+    users = get_user_model()._meta.db_table
+    sql = f"""{head},
+        rated AS (
+            SELECT j.item_id, j.annotator_id, i.kind, CASE j.answer {category} END AS category
+              FROM judgments j JOIN items i ON i.id = j.item_id
+        ),
+        counted AS (
+            SELECT kind, annotator_id, category, {counts}, ROW_NUMBER() OVER item AS nth
+              FROM rated WINDOW item AS (PARTITION BY item_id)
+        )
+        SELECT kind, NULL, c0, c1, c2, COUNT(*) FROM counted
+         WHERE nth = 1 AND c0 + c1 + c2 >= 2 GROUP BY kind, c0, c1, c2
+        UNION ALL
+        SELECT compared.kind, u.username, NULL, NULL, compared.agrees, COUNT(*) FROM (
+            SELECT kind, annotator_id, CASE {agrees} END AS agrees
+              FROM (SELECT kind, annotator_id, category, {others} FROM counted
+                     WHERE c0 + c1 + c2 >= 2) AS votes
+        ) AS compared JOIN {users} u ON u.id = compared.annotator_id
+         WHERE compared.agrees IS NOT NULL
+         GROUP BY compared.kind, u.username, compared.agrees"""
+    units: dict[str, Counter] = defaultdict(Counter)
+    annotators: dict[tuple[str, str], tuple[int, int]] = {}
+    for kind, username, c0, c1, c2_or_agrees, count in _query(sql, params):
+        if username is None:
+            units[kind][(c0, c1, c2_or_agrees)] += count
+        else:
+            compared, agreed = annotators.get((kind, username), (0, 0))
+            annotators[(kind, username)] = (compared + count, agreed + count * c2_or_agrees)
+    return Agreement(dict(units), annotators)
+
+
+# A bin of a slice: (slice key, SQL of the binned value of an item of ``i``, SQL of the label
+# of its bin from that value ``v``, the label's parameters).
+BinSql = tuple[str, str, str, list]
+
+
+def _branches(bins: Sequence[BinSql], source: str, carried: str) -> tuple[list[str], list]:
+    """One SELECT per slice counting the rows of ``source`` per ``carried`` columns and bin."""
+    branches, params = [], []
+    for key, value, label, label_params in bins:
+        branches.append(
+            f"SELECT %s, {carried}, bin, COUNT(*) FROM ("
+            f"SELECT {carried}, {label} AS bin FROM ("
+            f"SELECT {carried}, {value} AS v FROM {source} i) AS measured) AS binned "
+            f"GROUP BY {carried}, bin"
+        )
+        params += [key, *label_params]
+    return branches, params
+
+
+def grade_bins(
+    judgments: QuerySet[Judgment], items: QuerySet, bins: Sequence[BinSql]
+) -> list[tuple[str, str, str, int, int]]:
+    """Graded picks counted per (slice, selector, bin, grade rank). ``items``: values of the
+    grade items with ``id``, ``selectors`` and the columns the bins read."""
+    if not bins:
+        return []
+    head, params = _with(judged=item_answers(judgments, Campaign.Kind.GRADE), items=items)
+    join, name, _ = _credited("i")
+    grade = GRADE.format(t="j")
+    branches, more = _branches(bins, "credited", "selector, grade")
+    sql = f"""{head},
+        credited AS (
+            SELECT i.*, {name} AS selector, {grade} AS grade
+              FROM judged j JOIN items i ON i.id = j.item_id {join}
+        )
+        """ + "\nUNION ALL\n".join(branches)
+    return [
+        (key, selector, label, g, n) for key, selector, g, label, n in _query(sql, params + more)
+    ]
+
+
+def ab_bins(
+    judgments: QuerySet[Judgment], items: QuerySet, bins: Sequence[BinSql]
+) -> list[tuple[str, tuple[str, str], str, str, int]]:
+    """A/B items counted per (slice, selector pair, bin, outcome). ``items``: values of the A/B
+    items with ``id``, ``selectors`` and the columns the bins read."""
+    if not bins:
+        return []
+    head, params = _with(judged=item_answers(judgments, Campaign.Kind.AB), items=items)
+    outcome = OUTCOME.format(t="j")
+    branches, more = _branches(bins, "outcomes", "selectors, outcome")
+    sql = f"""{head},
+        outcomes AS (
+            SELECT i.*, {outcome} AS outcome FROM judged j JOIN items i ON i.id = j.item_id
+        )
+        """ + "\nUNION ALL\n".join(branches)
+    return [
+        (key, tuple(_json(pair)), label, result, n)
+        for key, pair, result, label, n in _query(sql, params + more)
+    ]
+
+
+@dataclass(frozen=True)
+class MedianCell:
+    """The median of ``n`` values and the distribution-free 95 % interval around it (NaN when
+    there are no values)."""
+
+    median: float
+    low: float
+    high: float
+    n: int
+
+
+# The order statistics the database returns around the middle of n values: the middle ± this
+# many √n (+ 2). The interval's bounds are ± 0.98 √n (+ 1) away: always inside.
+SPREAD = 1.3
+
+
+def _middles(source: str, params: list, features: Sequence[tuple[str, str]], group: str | None):
+    """Per group of ``source`` (rows of ``grp`` and the features' columns; ``group``: the one
+    group it holds, None to group by ``grp``), the number of rows, and per feature its number of
+    values, the rank of the first value returned, and the sorted values around the middle
+    (:data:`SPREAD`). One pass, one sort per group and feature; PostgreSQL."""
+    quote = connection.ops.quote_name
+    values = ", ".join(f"{sql} AS {quote(name)}" for name, sql in features)
+    columns = []
+    for name, _ in features:
+        v, n = quote(name), f"COUNT({quote(name)})"
+        spread = f"(CAST(CEIL({SPREAD} * SQRT({n})) AS INTEGER) + 2)"
+        first, last = (
+            f"GREATEST(1, ({n} + 1) / 2 - {spread})",
+            f"LEAST({n}, ({n} + 2) / 2 + {spread})",
+        )
+        columns += [
+            n,
+            first,
+            f"(ARRAY_AGG({v} ORDER BY {v}) FILTER (WHERE {v} IS NOT NULL))[{first}:{last}]",
+        ]
+    if group is None:
+        rows = f"(SELECT p.grp, {values} FROM ({source}) AS p) AS v"
+        return _query(
+            f"SELECT grp, COUNT(*), {', '.join(columns)} FROM {rows} GROUP BY grp", params
+        )
+    rows = f"(SELECT {values} FROM ({source}) AS p) AS v"
+    return _query(f"SELECT %s, COUNT(*), {', '.join(columns)} FROM {rows}", [group, *params])
+
+
+def order_statistics(
+    groups: Sequence[tuple[str | None, str, list]], features: Sequence[tuple[str, str]]
+) -> dict[str, dict[str, MedianCell]]:
+    """Per group and feature, the median and its interval (:func:`median_interval_ranks`).
+    ``groups``: (the one group a source holds, or None for a column ``grp``; the source's SQL,
+    with one column per feature; its parameters). ``features``: (name, SQL of its value from
+    the row ``p``, e.g. ``ABS(p.yaw)``). Groups with no row are left out.
+
+    PostgreSQL sorts each group's values of each feature and returns the few around the middle
+    (:func:`_middles`), one statement per source; SQLite, which serves small catalogues, sends
+    the values and Python sorts them."""
+    if connection.vendor != "postgresql":
+        return _order_statistics_here(groups, features)
+    result: dict[str, dict[str, MedianCell]] = {}
+    for group, source, params in groups:
+        for grp, rows, *found in _middles(source, params, features, group):
+            if not rows:
+                continue
+            result[grp] = {}
+            for k, (name, _) in enumerate(features):
+                n, first, middle = found[3 * k : 3 * k + 3]
+                ranks = _ranks(n)
+                if ranks and not first <= ranks[0] <= ranks[-1] < first + len(middle):
+                    raise ValueError(f"ranks {ranks} outside the {len(middle)} from {first}")
+                result[grp][name] = _cell([middle[r - first] for r in ranks], n)
+    return result
+
+
+def _ranks(n: int) -> list[int]:
+    """The ranks of the low bound, the one or two middle values, and the high bound."""
+    if n == 0:
+        return []
+    low, high = median_interval_ranks(n)
+    return [low, (n + 1) // 2, (n + 2) // 2, high]
+
+
+def _cell(values: Sequence[float] | None, n: int) -> MedianCell:
+    """The cell from the order statistics at :func:`_ranks`."""
+    if not n or values is None:
+        return MedianCell(math.nan, math.nan, math.nan, 0)
+    low, middle, upper_middle, high = values
+    return MedianCell((middle + upper_middle) / 2, low, high, n)
+
+
+def _order_statistics_here(
+    groups: Sequence[tuple[str | None, str, list]], features: Sequence[tuple[str, str]]
+) -> dict[str, dict[str, MedianCell]]:
+    quote = connection.ops.quote_name
+    values = ", ".join(f"{sql} AS {quote(name)}" for name, sql in features)
+    columns: dict[str, list[list[float]]] = {}
+    for group, source, params in groups:
+        head = "p.grp" if group is None else "%s"
+        rows = _query(
+            f"SELECT {head}, {values} FROM ({source}) AS p",
+            ([] if group is None else [group]) + params,
+        )
+        for grp, *row in rows:
+            by_feature = columns.setdefault(grp, [[] for _ in features])
+            for column, value in zip(by_feature, row, strict=True):
+                if value is not None:
+                    column.append(value)
+    result: dict[str, dict[str, MedianCell]] = {}
+    for grp, by_feature in columns.items():
+        result[grp] = {}
+        for (name, _), column in zip(features, by_feature, strict=True):
+            column.sort()
+            result[grp][name] = _cell([column[r - 1] for r in _ranks(len(column))], len(column))
+    return result
+
+
+@dataclass(frozen=True)
+class Picks:
+    """SQL of rows (``grp``: a selector, ``face_id``: a face it picked), and its parameters."""
+
+    sql: str
+    params: list
+
+
+def current_picks(selections: QuerySet[Selection]) -> Picks:
+    sql, params = _sql(selections.values("selector", "face_id"))
+    return Picks(f"SELECT s.selector AS grp, s.face_id FROM ({sql}) AS s", params)
+
+
+def judged_picks(items: QuerySet[Item]) -> Picks:
+    """The faces the items show, each credited to its selectors: a grade item's face to every
+    selector it lists; an A/B item's face to the first and ``face_b`` to the second."""
+    sql, params = _sql(
+        items.values("face_id", "face_b_id", "selectors", campaign_kind=F("campaign__kind"))
+    )
+    join, name, position = _credited("i")
+    face = (
+        f"CASE WHEN i.campaign_kind = 'ab' AND {position} = 2 THEN i.face_b_id ELSE i.face_id END"
+    )
+    return Picks(f"SELECT {name} AS grp, {face} AS face_id FROM ({sql}) AS i {join}", params)
+
+
+def feature_medians(
+    faces: QuerySet[Face], picks: Picks, features: Sequence[tuple[str, bool]]
+) -> dict[str, dict[str, MedianCell]]:
+    """Per group (``Dataset``: ``faces``; each selector: the faces of ``picks``) and feature,
+    its median and interval. ``features``: (name, whether its absolute value is what counts)."""
+    quote = connection.ops.quote_name
+    names = [name for name, _ in features]
+    faces_sql, params = _sql(faces.values(*names))
+    columns = ", ".join(f"f.{quote(name)}" for name in names)
+    picked = (
+        f"SELECT p.grp, {columns} FROM ({picks.sql}) AS p "
+        f"JOIN {Face._meta.db_table} f ON f.id = p.face_id"
+    )
+    measured = [
+        (name, f"ABS(p.{quote(name)})" if absolute else f"p.{quote(name)}")
+        for name, absolute in features
+    ]
+    return order_statistics(
+        [("Dataset", faces_sql, params), (None, picked, picks.params)], measured
+    )
