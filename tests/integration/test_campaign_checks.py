@@ -99,12 +99,12 @@ def test_gold_items_catch_an_annotator_who_answers_at_random_and_the_switch_leav
         titles=[world.title],
         selectors=["baseline", "filtering"],
         overlap=2,
-        gold_share=0.25,
+        gold_share=0.5,
     )
     checks = campaign.items.exclude(gold="")
-    assert checks.count() == 20  # a quarter of the 80 items
+    assert checks.count() == 40  # half the 80 items
     assert checks.filter(gold_source=Item.GoldSource.ADMIN).count() == 4
-    assert checks.filter(gold_source=Item.GoldSource.DEGRADED, gold="unidentifiable").count() == 16
+    assert checks.filter(gold_source=Item.GoldSource.DEGRADED, gold="unidentifiable").count() == 36
     careful, sloppy = annotators("careful", "sloppy")
     rng = random.Random(5)
 
@@ -118,8 +118,9 @@ def test_gold_items_catch_an_annotator_who_answers_at_random_and_the_switch_leav
         work_through(campaign, annotator, answer)
 
     found = {c.annotator: c for c in annotator_checks(Filters(campaigns=[campaign.pk]))}
-    assert found["careful"].gold == 20 and found["careful"].accuracy == 1.0
-    assert found["sloppy"].gold == 20 and found["sloppy"].accuracy < 0.6
+    # 40 three-way checks: answering at random gets 60 % or more right once in 2,000 times.
+    assert found["careful"].gold == 40 and found["careful"].accuracy == 1.0
+    assert found["sloppy"].gold == 40 and found["sloppy"].accuracy < 0.6
     # Check items go to everyone, yet never count as the selectors' judgments.
     assert judgments_left(campaign)["left"] == 0
     everyone = table1(Filters(campaigns=[campaign.pk]))[0].raw
