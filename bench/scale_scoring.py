@@ -37,6 +37,7 @@ import functools
 import itertools
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,7 +50,9 @@ from typing import TypeVar
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("FACE_CURATION_DATA_DIR", tempfile.mkdtemp(prefix="scale-scoring-"))
+# Where the models it trains are stored; removed at the end.
+SCRATCH = Path(tempfile.mkdtemp(prefix="scale-scoring-"))
+os.environ.setdefault("FACE_CURATION_DATA_DIR", str(SCRATCH))
 
 from bench.catalogue import FEATURE_VERSION, Spec, catalogue, record_figures  # noqa: E402
 from scoring.features import FEATURE_NAMES, FeatureTable  # noqa: E402
@@ -429,6 +432,15 @@ def main() -> None:
     parser.add_argument("--larger", type=int, default=200_000, help="limits: the largest fit")
     args = parser.parse_args()
     figures: dict = {"load before": uptime()}
+    try:
+        run_parts(args, figures)
+    finally:
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+    figures["load after"] = uptime()
+    record_figures("scoring", figures)
+
+
+def run_parts(args: argparse.Namespace, figures: dict) -> None:
     if "selectors" in args.only:
         figures["selectors"] = selectors(args.runs)
     if "step" in args.only:
@@ -439,8 +451,6 @@ def main() -> None:
         figures["training"] = training()
     if "limits" in args.only:
         figures["limits"] = limits(args.larger)
-    figures["load after"] = uptime()
-    record_figures("scoring", figures)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Inserting an import's many rows at once: by COPY on PostgreSQL, by ``bulk_create`` elsewhere.
 
 A 40,000-face video title is about 45,000 rows. ``bulk_create`` spends most of its time building
-and parsing multi-row INSERT statements; COPY streams the same rows in about a quarter of the
-time (bench/README.md, "Scale"). COPY returns no ids, so they are drawn from the table's sequence
+and parsing multi-row INSERT statements; COPY streams the same rows in less than half the time
+(bench/README.md, "Scale"). COPY returns no ids, so they are drawn from the table's sequence
 first, and the rows carry them, as ``bulk_create`` would have set them.
 """
 
