@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Q, QuerySet
 
 from curation.evaluation.stats import median_interval_ranks
@@ -67,10 +68,17 @@ def _with(**parts: QuerySet) -> tuple[str, list]:
     return "WITH " + ",\n".join(clauses), params
 
 
+def reading() -> BaseDatabaseWrapper:
+    """The database the evaluation reads, as the router says for its querysets: the replica
+    when the settings name one (``curation.replicas``), else the primary."""
+    return connections[router.db_for_read(Judgment)]
+
+
 def _query(sql: str, params: Sequence) -> list[tuple]:
     """The rows of one statement."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    database = reading()
+    with transaction.atomic(using=database.alias), database.cursor() as cursor:
+        if database.vendor == "postgresql":
             # Hundreds of thousands of items are grouped and sorted: in memory rather than in
             # temporary files; without compiling the plan, which costs more than it saves here;
             # in one process, as parallel plans count the items again in every worker. LOCAL:
@@ -86,7 +94,7 @@ def _query(sql: str, params: Sequence) -> list[tuple]:
 def _credited(item: str) -> tuple[str, str, str]:
     """A join giving one row per selector of ``item``'s JSON list of selectors: the SQL to add
     after the FROM item ``item``, the selector's name, and its position in the list (from 1)."""
-    if connection.vendor == "postgresql":
+    if reading().vendor == "postgresql":
         return (
             f"CROSS JOIN jsonb_array_elements_text({item}.selectors) WITH ORDINALITY"
             " AS credited(selector, position)",
@@ -314,7 +322,7 @@ def _middles(source: str, params: list, features: Sequence[tuple[str, str]], gro
     group it holds, None to group by ``grp``), the number of rows, and per feature its number of
     values, the rank of the first value returned, and the sorted values around the middle
     (:data:`SPREAD`). One pass, one sort per group and feature; PostgreSQL."""
-    quote = connection.ops.quote_name
+    quote = reading().ops.quote_name
     values = ", ".join(f"{sql} AS {quote(name)}" for name, sql in features)
     columns = []
     for name, _ in features:
@@ -349,7 +357,7 @@ def order_statistics(
     PostgreSQL sorts each group's values of each feature and returns the few around the middle
     (:func:`_middles`), one statement per source; SQLite, which serves small catalogues, sends
     the values and Python sorts them."""
-    if connection.vendor != "postgresql":
+    if reading().vendor != "postgresql":
         return _order_statistics_here(groups, features)
     result: dict[str, dict[str, MedianCell]] = {}
     for group, source, params in groups:
@@ -385,7 +393,7 @@ def _cell(values: Sequence[float] | None, n: int) -> MedianCell:
 def _order_statistics_here(
     groups: Sequence[tuple[str | None, str, list]], features: Sequence[tuple[str, str]]
 ) -> dict[str, dict[str, MedianCell]]:
-    quote = connection.ops.quote_name
+    quote = reading().ops.quote_name
     values = ", ".join(f"{sql} AS {quote(name)}" for name, sql in features)
     columns: dict[str, list[list[float]]] = {}
     for group, source, params in groups:
@@ -439,7 +447,7 @@ def feature_medians(
 ) -> dict[str, dict[str, MedianCell]]:
     """Per group (``Dataset``: ``faces``; each selector: the faces of ``picks``) and feature,
     its median and interval. ``features``: (name, whether its absolute value is what counts)."""
-    quote = connection.ops.quote_name
+    quote = reading().ops.quote_name
     names = [name for name, _ in features]
     faces_sql, params = _sql(faces.values(*names))
     columns = ", ".join(f"f.{quote(name)}" for name in names)

@@ -8,7 +8,7 @@ importing them.
 from __future__ import annotations
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connections, router, transaction
 
 from curation.models import Item, Judgment, Selection
 
@@ -37,7 +37,7 @@ def version(*, judgments: bool) -> tuple:
     through the queue, a restore, a script). One query of indexed lookups."""
     tables = [Item, Selection, *([Judgment] if judgments else [])]
     maxima = ", ".join(f"(SELECT MAX(id) FROM {model._meta.db_table})" for model in tables)
-    with connection.cursor() as cursor:
+    with connections[router.db_for_read(Judgment)].cursor() as cursor:  # where it is read
         cursor.execute(f"SELECT {maxima}")
         stamp = cursor.fetchone()
     return (cache.get(COUNTER, 0), *stamp) if judgments else tuple(stamp)

@@ -14,6 +14,7 @@ import random
 import secrets
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -61,7 +62,7 @@ class Judged:
 
     def __init__(self, seed: int = 0, clusters: tuple[int, ...] = (16, 10)):
         self.rng = random.Random(seed)
-        self.people = [
+        self.people: list = [
             user_create(username=f"ann{k}", role="annotator", password="pw-ann-1")[0]
             for k in range(5)
         ]
@@ -244,7 +245,7 @@ def reference_table2(filters: Filters) -> dict:
 
 
 def reference_agreement(filters: Filters) -> dict:
-    result = {}
+    result: dict[tuple[str, str], object] = {}
     for kind in ("grade", "ab"):
         by_item: dict[int, list] = defaultdict(list)
         for item, answer, name in counted_judgments(filters, kind).values_list(
@@ -275,7 +276,12 @@ def reference_agreement(filters: Filters) -> dict:
 
 
 def reference_bin(slicer, values: list[float | None]) -> str:
-    measure = {"ABS({})": abs, "SQRT({})": math.sqrt, "{}": float}[slicer.measure]
+    measures: dict[str, Callable[[float], float]] = {
+        "ABS({})": abs,
+        "SQRT({})": math.sqrt,
+        "{}": float,
+    }
+    measure = measures[slicer.measure]
     measured = [measure(v) for v in values if v is not None and not math.isnan(v)]
     if not measured:
         return "unmeasured"
