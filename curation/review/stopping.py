@@ -23,7 +23,7 @@ from curation.evaluation.planning import (
     trials_for_width,
 )
 from curation.evaluation.stats import sign_test, wilson_interval
-from curation.evaluation.tables import GRADE_RANK, Filters, counted_judgments
+from curation.evaluation.tables import GRADE_RANK, Filters, counted_judgments, majority_answer
 from curation.models import SELECTOR_ITEMS, Campaign, Judgment
 
 OUTCOMES = (
@@ -147,11 +147,7 @@ def _ab_intervals(campaign: Campaign, judgments: int) -> list[Interval]:
         "item_id", "answer"
     ):
         votes[item][answer] += 1
-    outcome: Counter = Counter()
-    for counter in votes.values():
-        ranked = counter.most_common()
-        top = ranked[0][0] if len(ranked) == 1 or ranked[0][1] > ranked[1][1] else "equal"
-        outcome[top] += 1
+    outcome = Counter(majority_answer(counter) for counter in votes.values())
     wins_a, wins_b = outcome[Judgment.Answer.A], outcome[Judgment.Answer.B]
     decisive = wins_a + wins_b
     a, b = campaign.selectors
