@@ -58,6 +58,15 @@ def lfw_small(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache (the process's own, by default): nothing one test
+    kept, a dashboard's last tables above all, shows in another."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def media_root(settings, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"

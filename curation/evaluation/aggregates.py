@@ -4,9 +4,12 @@ Each function runs one or two statements whatever the number of judgments and re
 a table shows (clusters per selector and grade, items per pair and outcome, …): no judgment and
 no item travels to Python.
 
-An item is counted once. Its counted judgments are first reduced to the number of each answer,
-``c0``, ``c1``, ``c2`` (a grade item's unidentifiable, usable, excellent; an A/B item's a, b,
-equal), and its outcome is read off them:
+An item is counted once, by the number of each answer its counted judgments gave, ``c0``,
+``c1``, ``c2`` (a grade item's unidentifiable, usable, excellent; an A/B item's a, b, equal).
+When every live judgment counts (``judgments`` None), those are the item's own counters, which
+the queue keeps with each answer (``Item.answers_0`` …), and no judgment is read; when the
+filters pick among the judgments (dates, annotators), the judgments are counted per item. Its
+outcome is read off the counts:
 
 - a grade item's grade is the lower median of its grades: with n = c0 + c1 + c2, the grade at
   position ⌊(n − 1) / 2⌋ of its sorted grades, that is unidentifiable when c0 exceeds that
@@ -32,16 +35,11 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from curation.evaluation.stats import median_interval_ranks
-from curation.models import Campaign, Face, Item, Judgment, Selection
+from curation.models import ANSWER_SLOT, KIND_ANSWERS, Face, Item, Judgment, Selection
 
-# The answers each kind counts, in the order of c0, c1, c2 (a grade's rank, for grades).
-ANSWERS: dict[str, tuple[str, str, str]] = {
-    Campaign.Kind.GRADE: ("unidentifiable", "usable", "excellent"),
-    Campaign.Kind.AB: ("a", "b", "equal"),
-}
 GRADE = (
     "CASE WHEN {t}.c0 > ({t}.c0 + {t}.c1 + {t}.c2 - 1) / 2 THEN 0"
     " WHEN {t}.c0 + {t}.c1 > ({t}.c0 + {t}.c1 + {t}.c2 - 1) / 2 THEN 1 ELSE 2 END"
@@ -108,58 +106,111 @@ def _credited(item: str) -> tuple[str, str, str]:
     )
 
 
-def item_answers(judgments: QuerySet[Judgment], kind: str) -> QuerySet:
-    """Per judged item (``item_id``), how many of ``judgments`` gave each of the kind's answers
-    (``c0``, ``c1``, ``c2``)."""
-    answers = ANSWERS[kind]
+def every_live_judgment() -> QuerySet[Judgment]:
+    """The decisive judgments not undone: those the items' counters count."""
+    undone = Judgment.objects.filter(supersedes=OuterRef("pk"))
+    return Judgment.objects.filter(~Exists(undone), answer__in=list(ANSWER_SLOT))
+
+
+def item_answers(judgments: QuerySet[Judgment]) -> QuerySet:
+    """Per judged item (``item_id``), how many of ``judgments`` gave each answer (``c0``,
+    ``c1``, ``c2``, in the order of its kind's answers)."""
+    slots = [Q(answer__in=answers) for answers in zip(*KIND_ANSWERS.values(), strict=True)]
     return (
-        judgments.filter(answer__in=answers)
+        judgments.filter(answer__in=list(ANSWER_SLOT))
         .values("item_id")
-        .annotate(
-            **{f"c{k}": Count("pk", filter=Q(answer=answer)) for k, answer in enumerate(answers)}
-        )
+        .annotate(**{f"c{k}": Count("pk", filter=slot) for k, slot in enumerate(slots)})
     )
+
+
+def _judged(judgments: QuerySet[Judgment] | None, items: QuerySet) -> tuple[str, list]:
+    """``WITH judged AS (…)``: a row per judged item of ``items`` (a ``values`` queryset with
+    ``id``), with its columns and the number of each answer (``c0``, ``c1``, ``c2``) among
+    ``judgments`` — or, for None, among every live judgment: its own counters."""
+    if judgments is None:
+        counted = items.filter(judged__gt=0).annotate(
+            c0=F("answers_0"), c1=F("answers_1"), c2=F("answers_2")
+        )
+        return _with(judged=counted)
+    head, params = _with(answers=item_answers(judgments), items=items)
+    joined = "SELECT i.*, a.c0, a.c1, a.c2 FROM answers a JOIN items i ON i.id = a.item_id"
+    return f"{head},\njudged AS ({joined})", params
+
+
+def credited_items(items: QuerySet[Item]) -> Counter:
+    """Selector → how many of ``items`` credit it."""
+    sql, params = _sql(items.values("selectors"))
+    join, name, _ = _credited("i")
+    rows = _query(f"SELECT {name}, COUNT(*) FROM ({sql}) AS i {join} GROUP BY 1", params)
+    return Counter(dict(rows))
 
 
 def selector_grades(
-    judgments: QuerySet[Judgment], items: QuerySet[Item], selectors: Sequence[str]
+    judgments: QuerySet[Judgment] | None, items: QuerySet[Item], selectors: Sequence[str]
 ) -> list[tuple[tuple[int | None, ...], int]]:
     """The graded clusters counted by their grades: (grade rank of each of ``selectors``' pick
     in the cluster, None where not graded) → how many (campaign, cluster)s were graded so.
+    ``judgments``: those counted, None for every live one (as in every function here).
 
     Every table of grades per selector, and every paired comparison of two, adds these up."""
-    head, params = _with(
-        judged=item_answers(judgments, Campaign.Kind.GRADE),
-        items=items.values("id", "campaign_id", "cluster_id", "selectors"),
-    )
+    head, params = _judged(judgments, items.values("id", "campaign_id", "cluster_id", "selectors"))
     join, name, _ = _credited("i")
     columns = ", ".join(
         f"MAX(grade) FILTER (WHERE selector = %s) AS g{k}" for k in range(len(selectors))
     )
     grouped = ", ".join(f"g{k}" for k in range(len(selectors)))
-    grade = GRADE.format(t="j")
+    grade = GRADE.format(t="i")
     sql = f"""{head}
         SELECT {grouped}, COUNT(*) FROM (
             SELECT {columns} FROM (
                 SELECT i.campaign_id, i.cluster_id, {name} AS selector, {grade} AS grade
-                  FROM judged j JOIN items i ON i.id = j.item_id {join}
+                  FROM judged i {join}
             ) AS picks GROUP BY campaign_id, cluster_id
         ) AS clusters GROUP BY {grouped}"""
     rows = _query(sql, params + list(selectors))
     return [(tuple(row[:-1]), row[-1]) for row in rows]
 
 
+def cluster_usable(
+    items: QuerySet[Item], selectors: Sequence[str]
+) -> list[tuple[int, bool, tuple[int | None, ...], int]]:
+    """The clusters of grade ``items`` counted by their profile: (how many items, whether
+    every one is judged, whether each of ``selectors``' pick is usable: 1, 0, or None when not
+    judged or not picked) → how many clusters; from the items' counters."""
+    counted = items.values("cluster_id", "selectors", "judged").annotate(
+        item=F("id"), c0=F("answers_0"), c1=F("answers_1"), c2=F("answers_2")
+    )
+    head, params = _with(items=counted)
+    join, name, _ = _credited("i")
+    usable = f"CASE WHEN i.judged = 0 THEN NULL WHEN {GRADE.format(t='i')} >= 1 THEN 1 ELSE 0 END"
+    columns = ", ".join(
+        f"MAX(usable) FILTER (WHERE selector = %s) AS u{k}" for k in range(len(selectors))
+    )
+    grouped = ", ".join(f"u{k}" for k in range(len(selectors)))
+    sql = f"""{head}
+        SELECT n, every_judged, {grouped}, COUNT(*) FROM (
+            SELECT COUNT(DISTINCT item) AS n,
+                   MIN(CASE WHEN judged > 0 THEN 1 ELSE 0 END) AS every_judged, {columns}
+              FROM (SELECT i.cluster_id, i.item, i.judged, {name} AS selector,
+                           {usable} AS usable FROM items i {join}) AS credited_items
+             GROUP BY cluster_id
+        ) AS clusters GROUP BY n, every_judged, {grouped}"""
+    return [
+        (row[0], bool(row[1]), tuple(row[2:-1]), row[-1])
+        for row in _query(sql, params + list(selectors))
+    ]
+
+
 def ab_outcomes(
-    judgments: QuerySet[Judgment], items: QuerySet[Item]
+    judgments: QuerySet[Judgment] | None, items: QuerySet[Item]
 ) -> dict[tuple[tuple[str, str], str, str], int]:
     """A/B items counted per (selector pair (A, B), title, outcome: ``a``, ``b`` or ``equal``)."""
-    head, params = _with(
-        judged=item_answers(judgments, Campaign.Kind.AB),
-        items=items.values("id", "selectors", title=F("cluster__title__name")),
+    head, params = _judged(
+        judgments, items.values("id", "selectors", title=F("cluster__title__name"))
     )
     sql = f"""{head}
-        SELECT i.selectors, i.title, {OUTCOME.format(t="j")} AS outcome, COUNT(*)
-          FROM judged j JOIN items i ON i.id = j.item_id GROUP BY 1, 2, 3"""
+        SELECT i.selectors, i.title, {OUTCOME.format(t="i")} AS outcome, COUNT(*)
+          FROM judged i GROUP BY 1, 2, 3"""
     return {
         (tuple(_json(selectors)), title, outcome): count
         for selectors, title, outcome, count in _query(sql, params)
@@ -181,56 +232,51 @@ class Agreement:
     annotators: dict[tuple[str, str], tuple[int, int]]
 
 
-def agreement_counts(judgments: QuerySet[Judgment], items: QuerySet[Item]) -> Agreement:
+def agreement_counts(judgments: QuerySet[Judgment] | None, items: QuerySet[Item]) -> Agreement:
     """For each judgment of an item judged two or more times, the others' majority is the
     answer given strictly more often than every other by the item's other judgments; a judgment
-    whose others tie at the top is not compared. One pass: each judgment sees its item's counts
-    through a window over the item."""
-    grade, ab = ANSWERS[Campaign.Kind.GRADE], ANSWERS[Campaign.Kind.AB]
-    head, params = _with(
-        judgments=judgments.filter(answer__in=grade + ab).values(
+    whose others tie at the top is not compared. Each judgment is compared with its item's
+    counts less its own answer."""
+    head, params = _judged(judgments, items.values("id", kind=F("campaign__kind")))
+    live, more = _sql(
+        (every_live_judgment() if judgments is None else judgments).values(
             "item_id", "annotator_id", "answer"
-        ),
-        items=items.values("id", kind=F("campaign__kind")),
+        )
     )
-    # One category per answer, in the order of c0, c1, c2 whatever the kind.
-    category = " ".join(
-        f"WHEN '{answer}' THEN {k}" for answers in (grade, ab) for k, answer in enumerate(answers)
-    )
-    counts = ", ".join(
-        f"COUNT(*) FILTER (WHERE category = {k}) OVER item AS c{k}" for k in range(3)
-    )
+    category = " ".join(f"WHEN '{answer}' THEN {k}" for answer, k in ANSWER_SLOT.items())
     others = ", ".join(
-        f"c{k} - CASE WHEN category = {k} THEN 1 ELSE 0 END AS o{k}" for k in range(3)
+        f"i.c{k} - CASE WHEN category = {k} THEN 1 ELSE 0 END AS o{k}" for k in range(3)
     )
     agrees = " ".join(
         f"WHEN o{k} > o{(k + 1) % 3} AND o{k} > o{(k + 2) % 3} "
         f"THEN CASE WHEN category = {k} THEN 1 ELSE 0 END"
         for k in range(3)
     )
+    several = "i.c0 + i.c1 + i.c2 >= 2"
     users = get_user_model()._meta.db_table
+    # The judgments are first counted per (kind, annotator, their answer, their item's counts):
+    # a few thousand groups, on which the comparisons are made.
     sql = f"""{head},
-        rated AS (
-            SELECT j.item_id, j.annotator_id, i.kind, CASE j.answer {category} END AS category
-              FROM judgments j JOIN items i ON i.id = j.item_id
-        ),
-        counted AS (
-            SELECT kind, annotator_id, category, {counts}, ROW_NUMBER() OVER item AS nth
-              FROM rated WINDOW item AS (PARTITION BY item_id)
+        compared AS ({live}),
+        votes AS (
+            SELECT kind, annotator_id, category, {others}, n FROM (
+                SELECT i.kind, j.annotator_id, CASE j.answer {category} END AS category,
+                       i.c0, i.c1, i.c2, COUNT(*) AS n
+                  FROM compared j JOIN judged i ON i.id = j.item_id WHERE {several}
+                 GROUP BY 1, 2, 3, 4, 5, 6
+            ) AS i
         )
-        SELECT kind, NULL, c0, c1, c2, COUNT(*) FROM counted
-         WHERE nth = 1 AND c0 + c1 + c2 >= 2 GROUP BY kind, c0, c1, c2
+        SELECT i.kind, NULL, i.c0, i.c1, i.c2, COUNT(*) FROM judged i
+         WHERE {several} GROUP BY i.kind, i.c0, i.c1, i.c2
         UNION ALL
-        SELECT compared.kind, u.username, NULL, NULL, compared.agrees, COUNT(*) FROM (
-            SELECT kind, annotator_id, CASE {agrees} END AS agrees
-              FROM (SELECT kind, annotator_id, category, {others} FROM counted
-                     WHERE c0 + c1 + c2 >= 2) AS votes
-        ) AS compared JOIN {users} u ON u.id = compared.annotator_id
-         WHERE compared.agrees IS NOT NULL
-         GROUP BY compared.kind, u.username, compared.agrees"""
+        SELECT v.kind, u.username, NULL, NULL, v.agrees, CAST(SUM(v.n) AS BIGINT) FROM (
+            SELECT kind, annotator_id, n, CASE {agrees} END AS agrees FROM votes
+        ) AS v JOIN {users} u ON u.id = v.annotator_id
+         WHERE v.agrees IS NOT NULL
+         GROUP BY v.kind, u.username, v.agrees"""
     units: dict[str, Counter] = defaultdict(Counter)
     annotators: dict[tuple[str, str], tuple[int, int]] = {}
-    for kind, username, c0, c1, c2_or_agrees, count in _query(sql, params):
+    for kind, username, c0, c1, c2_or_agrees, count in _query(sql, params + more):
         if username is None:
             units[kind][(c0, c1, c2_or_agrees)] += count
         else:
@@ -259,20 +305,19 @@ def _branches(bins: Sequence[BinSql], source: str, carried: str) -> tuple[list[s
 
 
 def grade_bins(
-    judgments: QuerySet[Judgment], items: QuerySet, bins: Sequence[BinSql]
+    judgments: QuerySet[Judgment] | None, items: QuerySet, bins: Sequence[BinSql]
 ) -> list[tuple[str, str, str, int, int]]:
     """Graded picks counted per (slice, selector, bin, grade rank). ``items``: values of the
     grade items with ``id``, ``selectors`` and the columns the bins read."""
     if not bins:
         return []
-    head, params = _with(judged=item_answers(judgments, Campaign.Kind.GRADE), items=items)
+    head, params = _judged(judgments, items)
     join, name, _ = _credited("i")
-    grade = GRADE.format(t="j")
+    grade = GRADE.format(t="i")
     branches, more = _branches(bins, "credited", "selector, grade")
     sql = f"""{head},
         credited AS (
-            SELECT i.*, {name} AS selector, {grade} AS grade
-              FROM judged j JOIN items i ON i.id = j.item_id {join}
+            SELECT i.*, {name} AS selector, {grade} AS grade FROM judged i {join}
         )
         """ + "\nUNION ALL\n".join(branches)
     return [
@@ -281,19 +326,17 @@ def grade_bins(
 
 
 def ab_bins(
-    judgments: QuerySet[Judgment], items: QuerySet, bins: Sequence[BinSql]
+    judgments: QuerySet[Judgment] | None, items: QuerySet, bins: Sequence[BinSql]
 ) -> list[tuple[str, tuple[str, str], str, str, int]]:
     """A/B items counted per (slice, selector pair, bin, outcome). ``items``: values of the A/B
     items with ``id``, ``selectors`` and the columns the bins read."""
     if not bins:
         return []
-    head, params = _with(judged=item_answers(judgments, Campaign.Kind.AB), items=items)
-    outcome = OUTCOME.format(t="j")
+    head, params = _judged(judgments, items)
+    outcome = OUTCOME.format(t="i")
     branches, more = _branches(bins, "outcomes", "selectors, outcome")
     sql = f"""{head},
-        outcomes AS (
-            SELECT i.*, {outcome} AS outcome FROM judged j JOIN items i ON i.id = j.item_id
-        )
+        outcomes AS (SELECT i.*, {outcome} AS outcome FROM judged i)
         """ + "\nUNION ALL\n".join(branches)
     return [
         (key, tuple(_json(pair)), label, result, n)

@@ -27,6 +27,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import stats
 
 Z = float(stats.norm.ppf(0.975))
@@ -113,6 +114,11 @@ class Savings:
             return None
         return 1 - self.disagreement / self.random
 
+    @property
+    def points(self) -> float:
+        """``width`` in percentage points."""
+        return 100 * self.width
+
 
 def _width(sums: list[float], squares: list[float], n: int, scale: float) -> float:
     """Widest normal 95 % interval of the pairs' mean differences, scaled."""
@@ -129,43 +135,61 @@ def _replay(
     clusters: Sequence[ClusterOutcome], width: float, scale: float, rng: random.Random
 ) -> float | None:
     """Judge the clusters in a random order; the judgments spent when the interval first is at
-    most ``width`` after ``MIN_TRIALS`` clusters, None if never."""
-    order = list(clusters)
+    most ``width`` after ``MIN_TRIALS`` clusters, None if never. The running sums of every
+    prefix of the order at once (the widths :func:`_width` would give one by one)."""
+    order = list(range(len(clusters)))
     rng.shuffle(order)
-    pairs = len(order[0].differences)
-    sums, squares = [0.0] * pairs, [0.0] * pairs
-    spent = 0
-    for n, cluster in enumerate(order, start=1):
-        spent += cluster.items
-        for pair, difference in enumerate(cluster.differences):
-            sums[pair] += difference
-            squares[pair] += difference * difference
-        if n >= MIN_TRIALS and _width(sums, squares, n, scale) <= width:
-            return spent
-    return None
+    differences = np.array([clusters[k].differences for k in order], dtype=float)
+    spent = np.cumsum([clusters[k].items for k in order])
+    n = np.arange(1, len(order) + 1, dtype=float)[:, None]
+    sums, squares = differences.cumsum(axis=0), (differences**2).cumsum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the first prefix: n − 1 = 0
+        variance = np.maximum(squares - sums * sums / n, 0.0) / (n - 1)
+        widest = (2 * Z * scale * np.sqrt(variance / n)).max(axis=1)
+    reached = np.flatnonzero((n[:, 0] >= MIN_TRIALS) & (widest <= width))
+    return float(spent[reached[0]]) if reached.size else None
+
+
+# Clusters replayed at most: a larger campaign is replayed on a sample of them (see below).
+REPLAYED_CLUSTERS = 2_000
 
 
 def order_savings(
-    clusters: Sequence[ClusterOutcome], width: float, *, replays: int = 200, seed: int = 0
+    clusters: Sequence[ClusterOutcome],
+    width: float,
+    *,
+    replays: int = 200,
+    seed: int = 0,
+    at_most: int = REPLAYED_CLUSTERS,
 ) -> Savings:
     """Replay the recorded outcomes in ``replays`` random orders each way (all clusters; only
     the disagreeing ones, weighted by their share) and compare the judgments spent to reach
-    ``width``."""
+    ``width``.
+
+    Each replay costs a step per cluster: beyond ``at_most`` clusters, the replays run on a
+    random sample of ``at_most``, to the width that sample reaches with every cluster judged
+    (``width`` is the whole campaign's), and the judgments they spend are scaled by all /
+    sampled."""
+    rng = random.Random(seed)
+    factor, reached = 1.0, width
+    if len(clusters) > at_most:
+        factor = len(clusters) / at_most
+        clusters = rng.sample(list(clusters), at_most)
+        reached = full_width(clusters)
     disagreeing = [c for c in clusters if not c.agreed]
     if not clusters or not disagreeing:
         return Savings(width, None, None)
     scale = len(disagreeing) / len(clusters)
-    rng = random.Random(seed)
     spent = {
-        "random": [_replay(clusters, width, 1.0, rng) for _ in range(replays)],
-        "disagreement": [_replay(disagreeing, width, scale, rng) for _ in range(replays)],
+        "random": [_replay(clusters, reached, 1.0, rng) for _ in range(replays)],
+        "disagreement": [_replay(disagreeing, reached, scale, rng) for _ in range(replays)],
     }
 
     def median(values: list[float | None]) -> float | None:
-        reached = sorted(v for v in values if v is not None)
-        if len(reached) * 2 < len(values):  # most replays never got there
+        found = sorted(v for v in values if v is not None)
+        if len(found) * 2 < len(values):  # most replays never got there
             return None
-        return float(sorted(math.inf if v is None else v for v in values)[len(values) // 2])
+        return factor * sorted(math.inf if v is None else v for v in values)[len(values) // 2]
 
     return Savings(width, median(spent["random"]), median(spent["disagreement"]))
 

@@ -43,9 +43,9 @@ from curation.evaluation.tables import (
     GRADE_OUTCOMES,
     Filters,
     Table,
+    counted_answers,
     counted_items,
     grade_count_cells,
-    live_judgments,
     share_cell,
 )
 from curation.models import Campaign, Selection
@@ -182,7 +182,7 @@ def grade_slices(filters: Filters, slicers: Sequence[Slicer] = SLICERS) -> Table
     included) and excellent, each with n and its Wilson interval."""
     grades: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
     for key, selector, label, grade, count in aggregates.grade_bins(
-        live_judgments(filters),
+        counted_answers(filters),
         _items(filters, Campaign.Kind.GRADE, slicers),
         _bins(slicers, pairs=False),
     ):
@@ -218,7 +218,7 @@ def ab_slices(filters: Filters, slicers: Sequence[Slicer] = SLICERS) -> Table:
     Wilson interval, and the exact sign test."""
     outcomes: dict[tuple[str, tuple[str, str], str], Counter] = defaultdict(Counter)
     for key, pair, label, outcome, count in aggregates.ab_bins(
-        live_judgments(filters),
+        counted_answers(filters),
         _items(filters, Campaign.Kind.AB, slicers),
         _bins(slicers, pairs=True),
     ):

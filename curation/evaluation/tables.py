@@ -95,6 +95,15 @@ def live_judgments(filters: Filters) -> QuerySet[Judgment]:
     )
 
 
+def counted_answers(filters: Filters) -> QuerySet[Judgment] | None:
+    """What the aggregates count on the filters' items: the live judgments within the filters'
+    dates and annotators, or None when those are every live judgment, which the items' own
+    counters hold, so that no judgment is read."""
+    if filters.since or filters.until or filters.excluded:
+        return live_judgments(filters)
+    return None
+
+
 def counted_items(filters: Filters, kind: str | None = None) -> QuerySet[Item]:
     """The items that judge the selectors (not the gold and repeated items that check the
     annotators), of ``kind``, within the filters' campaigns and titles."""
@@ -149,7 +158,7 @@ def table1(filters: Filters) -> tuple[Table, Table]:
     the clusters graded for both."""
     known = list(Selection.Selector.values)
     clusters = aggregates.selector_grades(
-        live_judgments(filters), counted_items(filters, Campaign.Kind.GRADE), known
+        counted_answers(filters), counted_items(filters, Campaign.Kind.GRADE), known
     )
     grades: dict[str, Counter] = {selector: Counter() for selector in known}
     # (first, second) selector → Counter of (first's grade, second's grade) on shared clusters.
@@ -240,7 +249,7 @@ def table2(filters: Filters) -> Table:
         identical[(pair, "all titles")] += row["n"]
         identical[(pair, row["cluster__title__name"])] += row["n"]
     found = aggregates.ab_outcomes(
-        live_judgments(filters), counted_items(filters, Campaign.Kind.AB)
+        counted_answers(filters), counted_items(filters, Campaign.Kind.AB)
     )
     outcomes: dict[tuple, Counter] = defaultdict(Counter)
     for (pair, title, outcome), n in found.items():
@@ -345,7 +354,7 @@ def table3(filters: Filters) -> Table:
 def agreement(filters: Filters) -> Table:
     """On the items judged two or more times: Krippendorff's α of the grades, the share of
     agreeing pairs of A/B answers, and each annotator against the majority of the others."""
-    counts = aggregates.agreement_counts(live_judgments(filters), counted_items(filters))
+    counts = aggregates.agreement_counts(counted_answers(filters), counted_items(filters))
     rows, raw = [], []
     for kind in (Campaign.Kind.GRADE, Campaign.Kind.AB):
         units = counts.units.get(kind, Counter())

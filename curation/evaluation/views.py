@@ -3,11 +3,12 @@ from the cache while no judgment, campaign or pick has changed (``curation.evalu
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
 from curation.accounts.roles import admin_required
@@ -16,6 +17,9 @@ from curation.evaluation.cache import (
     cached_filters,
     cached_slices,
     cached_tables,
+    computed_since,
+    showing_stale,
+    tables_asked,
 )
 from curation.evaluation.export import FORMATS, zip_tables
 from curation.evaluation.judgments import csv_lines, jsonl_lines, judgment_rows
@@ -77,6 +81,7 @@ class HtmxRequest(HttpRequest):
 
 @admin_required
 def dashboard(request: HtmxRequest) -> HttpResponse:
+    refresh = showing_stale()  # the last tables at once; fresh ones after the response
     form, filters, threshold = _filters(request)
     slices = _slices(request, filters)
     if request.htmx.target == "slices" and not request.htmx.history_restore_request:
@@ -126,9 +131,28 @@ def dashboard(request: HtmxRequest) -> HttpResponse:
             "query": request.GET.urlencode(),
             "excluded": filters.excluded,
             "threshold": threshold,
+            "refresh": refresh if refresh.pending else None,
+            "served_at": timezone.now(),
         }
         | slices,
     )
+
+
+@admin_required
+def freshness(request: HttpRequest) -> HttpResponse:
+    """Polled by the dashboard's note on stale tables: 204 until fresh tables of the same
+    filters were computed after ``shown`` (the page's ISO time), then the note that says so."""
+    showing_stale()  # reading the filters computes nothing here
+    _, filters, _ = _filters(request)
+    try:
+        shown = datetime.fromisoformat(request.GET.get("shown", ""))
+    except ValueError:
+        return HttpResponse("shown: an ISO date and time is needed", status=400)
+    if not computed_since([tables_asked(filters)], shown):
+        return HttpResponse(status=204)
+    query = request.GET.copy()
+    query.pop("shown", None)
+    return render(request, "evaluation/_fresh.html", {"query": query.urlencode()})
 
 
 @admin_required

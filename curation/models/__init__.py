@@ -4,6 +4,8 @@ from curation.models.catalog import Cluster, Face, Frame, Title, Track, frame_up
 from curation.models.clusters import ClusterEdit
 from curation.models.imports import ImportJob
 from curation.models.review import (
+    ANSWER_SLOT,
+    KIND_ANSWERS,
     SELECTOR_ITEMS,
     Campaign,
     Item,
@@ -20,6 +22,8 @@ from curation.models.scoring import (
 )
 
 __all__ = [
+    "ANSWER_SLOT",
+    "KIND_ANSWERS",
     "SELECTOR_ITEMS",
     "Campaign",
     "Cluster",

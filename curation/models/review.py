@@ -134,6 +134,12 @@ class Item(models.Model):
         default=0,
         help_text="Live decisive judgments, kept by the queue in the answer's transaction.",
     )
+    # Its live decisive judgments per answer, in the order of its kind's answers (grade:
+    # unidentifiable, usable, excellent; A/B: a, b, equal), kept with ``judged``: the
+    # evaluation counts items, never reading the judgments unless it filters them.
+    answers_0 = models.PositiveIntegerField(default=0)
+    answers_1 = models.PositiveIntegerField(default=0)
+    answers_2 = models.PositiveIntegerField(default=0)
     complete = models.BooleanField(
         default=False,
         help_text="An asked item with all its judgments: out of the queue's index until an undo.",
@@ -274,3 +280,16 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.answer} on {self.item_id}"
+
+
+# Each kind's answers in the order of an item's ``answers_0``, ``answers_1`` and ``answers_2``.
+KIND_ANSWERS: dict[str, tuple[str, str, str]] = {
+    Campaign.Kind.GRADE: (
+        Judgment.Answer.UNIDENTIFIABLE,
+        Judgment.Answer.USABLE,
+        Judgment.Answer.EXCELLENT,
+    ),
+    Campaign.Kind.AB: (Judgment.Answer.A, Judgment.Answer.B, Judgment.Answer.EQUAL),
+}
+# The item counter of each decisive answer: ``answers_<slot>``.
+ANSWER_SLOT = {answer: k for answers in KIND_ANSWERS.values() for k, answer in enumerate(answers)}

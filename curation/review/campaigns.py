@@ -107,6 +107,9 @@ _COLUMNS = (
     "repeat_of_id",
     "rank",
     "judged",
+    "answers_0",
+    "answers_1",
+    "answers_2",
     "complete",
 )
 
@@ -134,6 +137,9 @@ def _insert(campaign: Campaign, items: list[NewItem], ranks: random.Random, grou
             item.gold_source,
             item.repeat_of_id,
             ranks.randrange(groups),
+            0,
+            0,
+            0,
             0,
             False,
         )

@@ -48,7 +48,16 @@ from django.db.models.query import QuerySet
 from django.utils import timezone
 
 from curation.evaluation.versions import judgments_changed
-from curation.models import SELECTOR_ITEMS, Campaign, Item, Judgment, Lease, Participant
+from curation.models import (
+    ANSWER_SLOT,
+    KIND_ANSWERS,
+    SELECTOR_ITEMS,
+    Campaign,
+    Item,
+    Judgment,
+    Lease,
+    Participant,
+)
 
 GRADES = (Judgment.Answer.UNIDENTIFIABLE, Judgment.Answer.USABLE, Judgment.Answer.EXCELLENT)
 AB_SIDES = ("left", "right", "equal")
@@ -386,7 +395,7 @@ def answer_record(
             if judgment is not None:
                 _placed(campaign, item, annotator, 1 if decisive else 0)
                 if decisive:
-                    _counted(campaign, item, 1)
+                    _counted(campaign, item, value, 1)
     except IntegrityError:  # the same token raced in twice: the first one won
         return Judgment.objects.get(token=token)
     if judgment is None:  # refused after the commit, so that the lease stays deleted
@@ -441,7 +450,7 @@ def undo_last(*, campaign: Campaign, annotator) -> Judgment:
         decisive = last.answer in DECISIVE
         _placed(campaign, last.item, annotator, -1 if decisive else 0)
         if decisive:
-            _counted(campaign, last.item, -1)
+            _counted(campaign, last.item, last.answer, -1)
     return undo
 
 
@@ -463,13 +472,15 @@ def _placed(campaign: Campaign, item: Item, annotator, step: int) -> None:
         )
 
 
-def _counted(campaign: Campaign, item: Item, step: int) -> None:
-    """Count a live decisive judgment given (``step`` 1) or undone (-1) on the item, whose row
+def _counted(campaign: Campaign, item: Item, answer: str, step: int) -> None:
+    """Count a live decisive ``answer`` given (``step`` 1) or undone (-1) on the item, whose row
     the caller has locked; the campaign's row last, so that its lock is held for an instant."""
     judgments_changed()  # the evaluation's cached tables are stale once this commits
     judged = item.judged + step
     Item.objects.filter(pk=item.pk).update(
-        judged=judged, complete=not is_check(item) and judged >= campaign.overlap
+        judged=judged,
+        complete=not is_check(item) and judged >= campaign.overlap,
+        **{f"answers_{ANSWER_SLOT[answer]}": F(f"answers_{ANSWER_SLOT[answer]}") + step},
     )
     if not is_check(item):
         Campaign.objects.filter(pk=campaign.pk).update(judged=F("judged") + step)
@@ -526,14 +537,23 @@ def campaign_recount(campaign: Campaign) -> None:
     """Set the campaign's counters from its items and judgments: for judgments written by other
     means than the queue (a bulk load, a repair)."""
     live = live_judgments(campaign)
-    per_item = live.filter(item=OuterRef("pk")).order_by().values("item").annotate(n=Count("pk"))
+    per_item = live.filter(item=OuterRef("pk")).order_by().values("item")
+    answers = KIND_ANSWERS[campaign.kind]
+    counts = {
+        name: Coalesce(
+            Subquery(per_item.filter(**of).annotate(n=Count("pk")).values("n")),
+            0,
+            output_field=IntegerField(),
+        )
+        for name, of in [
+            ("judged", {}),
+            *((f"answers_{k}", {"answer": answer}) for k, answer in enumerate(answers)),
+        ]
+    }
     items = campaign.items.all()
     asked = items.filter(SELECTOR_ITEMS, identical=False)
     with transaction.atomic():
-        items.update(
-            judged=Coalesce(Subquery(per_item.values("n"), output_field=IntegerField()), 0),
-            complete=False,
-        )
+        items.update(**counts, complete=False)
         asked.filter(judged__gte=campaign.overlap).update(complete=True)
         Campaign.objects.filter(pk=campaign.pk).update(
             items_asked=asked.count(),

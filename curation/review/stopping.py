@@ -4,15 +4,16 @@ documented in ``curation.evaluation.planning``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db.models import Max
 
+from curation.evaluation import aggregates
 from curation.evaluation.planning import (
     MIN_TRIALS,
     ClusterOutcome,
@@ -23,7 +24,7 @@ from curation.evaluation.planning import (
     trials_for_width,
 )
 from curation.evaluation.stats import sign_test, wilson_interval
-from curation.evaluation.tables import GRADE_RANK, Filters, counted_judgments, majority_answer
+from curation.evaluation.tables import Filters, counted_items
 from curation.models import SELECTOR_ITEMS, Campaign, Judgment
 
 OUTCOMES = (
@@ -61,23 +62,15 @@ class Stopping:
     enough: bool
 
 
-def _item_grades(campaign: Campaign) -> dict[int, int]:
-    """Item → the lower median of its live grades."""
-    ranks: dict[int, list[int]] = defaultdict(list)
-    for item, answer in counted_judgments(Filters(campaigns=[campaign.pk])).values_list(
-        "item_id", "answer"
-    ):
-        ranks[item].append(GRADE_RANK[answer])
-    return {item: statistics.median_low(values) for item, values in ranks.items()}
-
-
 def _more(judgments: int, n: int, needed_n: int) -> int:
     """Judgments still needed for ``needed_n`` trials when ``judgments`` gave ``n``."""
     return max(0, math.ceil(judgments * needed_n / n) - judgments)
 
 
 def campaign_stopping(campaign: Campaign) -> Stopping:
-    judgments = counted_judgments(Filters(campaigns=[campaign.pk])).count()
+    """Read from the campaign's counters and its items' (a few aggregates), never from its
+    judgments."""
+    judgments = Campaign.objects.values_list("judged", flat=True).get(pk=campaign.pk)
     if campaign.kind == Campaign.Kind.AB:
         intervals = _ab_intervals(campaign, judgments)
         enough = any(i.enough for i in intervals)
@@ -88,26 +81,23 @@ def campaign_stopping(campaign: Campaign) -> Stopping:
 
 
 def _grade_intervals(campaign: Campaign, judgments: int) -> list[Interval]:
-    grades = _item_grades(campaign)
-    asked: dict[str, int] = Counter()
-    graded: dict[str, list[int]] = defaultdict(list)
-    for item, selectors in campaign.items.filter(SELECTOR_ITEMS, identical=False).values_list(
-        "pk", "selectors"
-    ):
-        for selector in selectors:
-            asked[selector] += 1
-            if item in grades:
-                graded[selector].append(grades[item])
+    items = counted_items(Filters(campaigns=[campaign.pk]), Campaign.Kind.GRADE)
+    asked = aggregates.credited_items(items.filter(identical=False))
+    graded: dict[str, Counter] = defaultdict(Counter)
+    for found, count in aggregates.selector_grades(None, items, campaign.selectors):
+        for selector, rank in zip(campaign.selectors, found, strict=True):
+            if rank is not None:
+                graded[selector][rank] += count
     intervals = []
     for selector in campaign.selectors:
-        values = graded[selector]
+        ranks = graded[selector]
         for outcome, hit in OUTCOMES:
-            count = sum(hit(v) for v in values)
+            count = sum(n for rank, n in ranks.items() if hit(rank))
             intervals.append(
                 _interval(
                     f"{selector}: {outcome}",
                     count,
-                    len(values),
+                    ranks.total(),
                     asked[selector],
                     judgments,
                     campaign.target_width,
@@ -142,19 +132,17 @@ def _interval(
 
 
 def _ab_intervals(campaign: Campaign, judgments: int) -> list[Interval]:
-    votes: dict[int, Counter] = defaultdict(Counter)
-    for item, answer in counted_judgments(Filters(campaigns=[campaign.pk])).values_list(
-        "item_id", "answer"
-    ):
-        votes[item][answer] += 1
-    outcome = Counter(majority_answer(counter) for counter in votes.values())
+    items = counted_items(Filters(campaigns=[campaign.pk]), Campaign.Kind.AB)
+    outcome: Counter = Counter()
+    for (_, _, answer), count in aggregates.ab_outcomes(None, items).items():
+        outcome[answer] += count
     wins_a, wins_b = outcome[Judgment.Answer.A], outcome[Judgment.Answer.B]
-    decisive = wins_a + wins_b
+    decisive, judged = wins_a + wins_b, outcome.total()
     a, b = campaign.selectors
     label = f"{a} better than {b}, of the decisive clusters"
-    asked = campaign.items.filter(SELECTOR_ITEMS, identical=False).count()
+    asked = items.filter(identical=False).count()
     # The decisive clusters the rest of the campaign can give, at the rate seen so far.
-    capacity = round(asked * decisive / len(votes)) if votes else asked
+    capacity = round(asked * decisive / judged) if judged else asked
     width_interval = _interval(label, wins_a, decisive, capacity, judgments, campaign.target_width)
     if decisive == 0:
         return [width_interval]
@@ -175,23 +163,15 @@ def cluster_outcomes(campaign: Campaign) -> list[ClusterOutcome]:
     (an agreeing cluster needs none: it adds 0 to every difference), for the savings replay."""
     if campaign.kind != Campaign.Kind.GRADE or len(campaign.selectors) < 2:
         return []
-    grades = _item_grades(campaign)
-    by_cluster: dict[int, list[tuple[int, list[str]]]] = defaultdict(list)
-    for item, cluster, selectors in campaign.items.filter(SELECTOR_ITEMS).values_list(
-        "pk", "cluster_id", "selectors"
-    ):
-        by_cluster[cluster].append((item, selectors))
-    pairs = list(itertools.combinations(campaign.selectors, 2))
+    items = campaign.items.filter(SELECTOR_ITEMS)
+    pairs = list(itertools.combinations(range(len(campaign.selectors)), 2))
     outcomes = []
-    for items in by_cluster.values():
-        if len(items) == 1:
-            outcomes.append(ClusterOutcome(1, True, tuple(0 for _ in pairs)))
-            continue
-        if any(item not in grades for item, _ in items):
-            continue
-        usable = {s: grades[item] >= 1 for item, selectors in items for s in selectors}
-        differences = tuple(int(usable[s]) - int(usable[t]) for s, t in pairs)
-        outcomes.append(ClusterOutcome(len(items), False, differences))
+    for n, every_judged, usable, count in aggregates.cluster_usable(items, campaign.selectors):
+        if n == 1:
+            outcomes += [ClusterOutcome(1, True, tuple(0 for _ in pairs))] * count
+        elif every_judged:
+            differences = tuple((usable[s] or 0) - (usable[t] or 0) for s, t in pairs)
+            outcomes += [ClusterOutcome(n, False, differences)] * count
     return outcomes
 
 
@@ -205,8 +185,18 @@ def campaign_savings(campaign: Campaign) -> Savings | None:
     if (kept := cache.get(key)) is not None:
         return kept or None
     outcomes = cluster_outcomes(campaign)
-    savings = (
-        order_savings(outcomes, full_width(outcomes)) if len(outcomes) >= 2 * MIN_TRIALS else None
-    )
+    savings = None
+    if len(outcomes) >= 2 * MIN_TRIALS:
+        replayed = order_savings(outcomes, full_width(outcomes))
+        # The replays spend one judgment an item; each item takes the campaign's overlap.
+        savings = dataclasses.replace(
+            replayed,
+            random=_times(replayed.random, campaign.overlap),
+            disagreement=_times(replayed.disagreement, campaign.overlap),
+        )
     cache.set(key, savings or False, timeout=24 * 3600)
     return savings
+
+
+def _times(value: float | None, factor: int) -> float | None:
+    return None if value is None else value * factor

@@ -30,6 +30,7 @@ from curation.evaluation.stats import (
 )
 from curation.evaluation.tables import Filters, table1, table2, table3
 from curation.models import Campaign, Cluster, Face, Frame, Item, Judgment, Selection, Title
+from curation.review.queue import campaign_recount
 
 pytestmark = pytest.mark.django_db
 
@@ -83,9 +84,12 @@ class World:
 
 
 def judge(item: Item, annotator, answer: str) -> Judgment:
-    return Judgment.objects.create(
+    """A judgment recorded as by the queue: with its item's counters."""
+    judgment = Judgment.objects.create(
         item=item, annotator=annotator, answer=answer, seconds=1.0, token=secrets.token_hex(16)
     )
+    campaign_recount(item.campaign)
+    return judgment
 
 
 @pytest.fixture
@@ -315,6 +319,7 @@ def test_raw_judgments_export_every_row_streamed_for_admins_only(client, annotat
         token=secrets.token_hex(16),
         supersedes=undone,
     )
+    campaign_recount(campaign)
     client.force_login(annotator)
     assert client.get(reverse("evaluation-judgments", args=["csv"])).status_code == 403
     admin, _ = user_create(username="boss", role="admin", password="pw-admin-1")

@@ -45,7 +45,7 @@ from curation.evaluation.tables import (
 from curation.evaluation.versions import judgments_changed
 from curation.models import Campaign, Cluster, Face, Frame, Item, Judgment, Selection, Title
 from curation.review.campaigns import campaign_create
-from curation.review.queue import DECISIVE, answer_record, next_item, undo_last
+from curation.review.queue import DECISIVE, answer_record, campaign_recount, next_item, undo_last
 from scoring.features import SMALLER_BETTER
 
 pytestmark = pytest.mark.django_db
@@ -163,6 +163,7 @@ class Judged:
                     )
                 answer = "skip" if self.rng.random() < 0.05 else self.answer(campaign)
                 self.record(item, person, answer)
+        campaign_recount(campaign)  # the counters the queue keeps with each answer
 
     def judge_repeats(self) -> None:
         """Each repeat answered by those who answered its original, mostly the same way."""
@@ -172,6 +173,8 @@ class Judged:
                     same = self.rng.random() < 0.7
                     answer = original.answer if same else self.answer(repeat.campaign)
                     self.record(repeat, original.annotator, answer)
+        for campaign in Campaign.objects.filter(items__repeat_of__isnull=False).distinct():
+            campaign_recount(campaign)
 
 
 @pytest.fixture
@@ -571,14 +574,20 @@ def grade_counts(client) -> dict:
     return {row["selector"]: row["n"] for row in tables[0]["raw"]}
 
 
-def test_a_judgment_and_an_undo_through_the_queue_refresh_the_cache(
-    admin, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def fresh() -> tuple[Campaign, object]:
+    """A small judged world and a new grade campaign of the learned picks, with an annotator."""
     world = Judged(clusters=(4,))
-    person = world.people[0]
     campaign = campaign_create(
         name="fresh", kind="grade", titles=world.titles, selectors=["learned"], overlap=1
     )
+    return campaign, world.people[0]
+
+
+def test_a_judgment_and_an_undo_through_the_queue_refresh_the_cache(
+    admin, fresh, django_capture_on_commit_callbacks
+):
+    campaign, person = fresh
     before = grade_counts(admin)
     with CaptureQueriesContext(connection) as again:
         assert grade_counts(admin) == before
@@ -595,6 +604,39 @@ def test_a_judgment_and_an_undo_through_the_queue_refresh_the_cache(
     assert grade_counts(admin) == before
 
 
+def learned_graded(response) -> int:
+    """Table 1's graded clusters of the learned selector, as the dashboard showed them."""
+    return next(r["n"] for r in response.context["tables"][0].raw if r["selector"] == "learned")
+
+
+def test_after_a_judgment_the_dashboard_shows_the_last_tables_at_once_then_the_fresh_ones(
+    admin, fresh, django_capture_on_commit_callbacks
+):
+    campaign, person = fresh
+    url = reverse("evaluation")
+    first = admin.get(url)
+    assert first.context["refresh"] is None, "nothing kept yet: computed for this load"
+    for _ in range(2):
+        served = next_item(campaign=campaign, annotator=person)
+        with django_capture_on_commit_callbacks(execute=True):
+            answer_record(campaign=campaign, annotator=person, token=served.token, answer="usable")
+    stale = admin.get(url)
+    page = stale.content.decode()
+    assert learned_graded(stale) == learned_graded(first), "the last tables, at once"
+    assert "miss up to 2 answers given since" in page and 'id="freshness"' in page
+    # The test client closes the response as a server does once it is sent: the fresh tables
+    # were computed then. The note's poll says so, and the next load shows them.
+    freshness = reverse("evaluation-freshness")
+    ready = admin.get(freshness, {"shown": stale.context["served_at"].isoformat()})
+    assert ready.status_code == 200 and "Fresh tables are ready" in ready.content.decode()
+    assert admin.get(freshness, {"shown": timezone.now().isoformat()}).status_code == 204
+    assert admin.get(freshness, {"shown": "yesterday"}).status_code == 400
+    fresh = admin.get(url)
+    assert fresh.context["refresh"] is None
+    assert learned_graded(fresh) == learned_graded(first) + 2
+    assert grade_counts(admin)["learned"] == learned_graded(fresh), "the API counts up to now"
+
+
 def test_a_judgment_committed_out_of_order_is_caught_by_the_version(
     admin, django_capture_on_commit_callbacks
 ):
@@ -609,6 +651,7 @@ def test_a_judgment_committed_out_of_order_is_caught_by_the_version(
         cursor.execute("SELECT nextval(pg_get_serial_sequence('curation_judgment', 'id'))")
         reserved = cursor.fetchone()[0]
     newest = world.record(items[1], world.people[0], "usable")
+    campaign_recount(campaign)
     before = grade_counts(admin)
     late = Judgment.objects.create(
         pk=reserved,
@@ -619,6 +662,7 @@ def test_a_judgment_committed_out_of_order_is_caught_by_the_version(
         token=secrets.token_hex(16),
     )
     assert late.pk < newest.pk and not Judgment.objects.filter(pk__gt=newest.pk).exists()
+    campaign_recount(campaign)
     with django_capture_on_commit_callbacks(execute=True):
         judgments_changed()
     assert grade_counts(admin)["learned"] == before["learned"] + 1
@@ -637,6 +681,7 @@ def test_table_3_stays_cached_through_judgments_until_the_picks_change(
     item = judged.grades.items.filter(identical=False, gold="").first()
     with django_capture_on_commit_callbacks(execute=True):
         judged.record(item, judged.people[0], "excellent")
+        campaign_recount(judged.grades)
         judgments_changed()
     with CaptureQueriesContext(connection) as after_judgment:
         admin.get(url)

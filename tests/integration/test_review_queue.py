@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections import Counter
 
@@ -11,11 +12,13 @@ from django.db import connection
 from django.urls import reverse
 
 from curation.accounts.users import user_create
-from curation.models import Campaign, Judgment, Selection
+from curation.models import ANSWER_SLOT, Campaign, Judgment, Selection
 from curation.review.campaigns import CampaignInvalid, campaign_create
 from curation.review.queue import (
+    GRADES,
     StaleAnswer,
     answer_record,
+    campaign_recount,
     left_is_a,
     live_judgments,
     next_item,
@@ -483,3 +486,46 @@ def test_the_campaign_page_offers_only_scored_titles(client, scored_title):
     client.force_login(admin)
     page = client.get(reverse("campaign-new")).content.decode()
     assert "imported only" not in page and f"{scored_title.name} (6 clusters)" in page
+
+
+def counters(campaign: Campaign) -> dict[int, tuple[int, int, int, int]]:
+    return {
+        pk: tuple(counts)
+        for pk, *counts in campaign.items.values_list(
+            "pk", "judged", "answers_0", "answers_1", "answers_2"
+        )
+    }
+
+
+@pytest.mark.parametrize("kind", ["grade", "ab"])
+def test_each_answers_counters_follow_answers_skips_and_undos_as_the_judgments_say(
+    scored_title, annotators, kind
+):
+    """What the evaluation counts without reading judgments: the live judgments of each answer
+    per item, kept by the queue, equal to a recount from the judgments."""
+    if kind == "grade":
+        campaign, answers = grade_campaign(scored_title, overlap=2), GRADES
+    else:
+        campaign = campaign_create(
+            name="ab", kind="ab", titles=[scored_title], selectors=SELECTORS[:2], overlap=2
+        )
+        answers = ["left", "right", "equal"]
+    rng = random.Random(5)
+    for step in range(40):
+        annotator = annotators[step % 2]
+        served = next_item(campaign=campaign, annotator=annotator)
+        if served is None:
+            break
+        answer = "skip" if rng.random() < 0.1 else rng.choice(answers)
+        answer_record(campaign=campaign, annotator=annotator, token=served.token, answer=answer)
+        if rng.random() < 0.25:
+            undo_last(campaign=campaign, annotator=annotator)
+    kept = counters(campaign)
+    assert sum(judged for judged, *_ in kept.values()) > 5
+    expected = {pk: [0, 0, 0, 0] for pk in kept}
+    for item, answer in live_judgments(campaign).values_list("item", "answer"):
+        expected[item][0] += 1
+        expected[item][1 + ANSWER_SLOT[answer]] += 1
+    assert kept == {pk: tuple(counts) for pk, counts in expected.items()}
+    campaign_recount(campaign)
+    assert counters(campaign) == kept

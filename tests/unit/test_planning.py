@@ -102,6 +102,19 @@ def test_disagreement_first_reaches_the_width_with_fewer_judgments():
     assert savings.saved == pytest.approx(1 / 3, abs=0.12)
 
 
+def test_a_large_campaign_replayed_on_a_sample_gives_what_the_whole_replay_gives():
+    rng = random.Random(8)
+    outcomes = _graded_campaign(rng, 6_000, agreeing=0.4)
+    width = full_width(outcomes)
+    whole = order_savings(outcomes, width, replays=40, at_most=len(outcomes))
+    sampled = order_savings(outcomes, width, replays=40, at_most=1_000)
+    assert whole.random and whole.disagreement and sampled.random and sampled.disagreement
+    assert sampled.width == whole.width
+    assert sampled.random == pytest.approx(whole.random, rel=0.1)
+    assert sampled.disagreement == pytest.approx(whole.disagreement, rel=0.1)
+    assert sampled.saved == pytest.approx(whole.saved, abs=0.05)
+
+
 def test_disagreement_first_intervals_still_cover_the_truth():
     """The saving is not bought with wrong intervals: judging only the disagreeing clusters
     (200 of them) and weighting by their share, the 95 % interval covers the true difference
