@@ -132,6 +132,12 @@ DATABASES = {
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+# PostgreSQL's JIT compiles the plans its estimates call costly: it cost 0.2–0.45 s a statement
+# here (more than most pages take in all), and saved nothing on the aggregates. Off for the app's
+# connections, after what PGOPTIONS sets (which an explicit ``options`` would otherwise replace).
+POSTGRESQL_OPTIONS = {"options": f"{os.environ.get('PGOPTIONS', '')} -c jit=off".strip()}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"] = POSTGRESQL_OPTIONS
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web app read while the worker writes.
     DATABASES["default"]["OPTIONS"] = {
@@ -146,7 +152,7 @@ REPLICA_READ_PATHS = envlist("REPLICA_READ_PATHS", "/evaluation/,/api/tables/")
 if replica_url := os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(
         replica_url, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0)
-    ) | {"TEST": {"MIRROR": "default"}}
+    ) | {"TEST": {"MIRROR": "default"}, "OPTIONS": POSTGRESQL_OPTIONS}
     DATABASE_ROUTERS = ["curation.replicas.ReplicaRouter"]
     MIDDLEWARE.append("curation.replicas.replica_reads_middleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -171,6 +177,26 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", DATA_DIR / "media")).resolve()
+# Media (frames, videos, thumbnails, headshots, model files) live under MEDIA_ROOT, or, with
+# MEDIA_BUCKET, in an S3-compatible bucket shared by every machine (curation/media.py). The keys
+# default to boto3's own (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a profile, a role).
+if media_bucket := os.environ.get("MEDIA_BUCKET"):
+    STORAGES = {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": media_bucket,
+                "endpoint_url": os.environ.get("MEDIA_ENDPOINT_URL") or None,
+                "region_name": os.environ.get("MEDIA_REGION") or None,
+                "access_key": os.environ.get("MEDIA_ACCESS_KEY_ID") or None,
+                "secret_key": os.environ.get("MEDIA_SECRET_ACCESS_KEY") or None,
+                "location": os.environ.get("MEDIA_PREFIX", "").strip("/"),
+                # As on a file system: a name taken gets a suffix, nothing is overwritten.
+                "file_overwrite": False,
+            },
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 # Uploads: the admin's zip import. Bigger files are refused with a one-line error.
 MAX_UPLOAD_BYTES = envint("MAX_UPLOAD_BYTES", 2 * 1024**3)

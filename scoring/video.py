@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -112,12 +113,13 @@ def sampled_frames(
             yield SampledFrame(index=index, time=time, pixels=pixels)
 
 
-def frame_at(path: Path, time: float) -> np.ndarray:
+def frame_at(video: Path | IO[bytes], time: float) -> np.ndarray:
     """The frame shown at ``time`` seconds, upright: (H, W, 3) uint8 RGB. Seeks to the key frame
-    before it and decodes forward to the frame whose timestamp is nearest."""
+    before it and decodes forward to the frame whose timestamp is nearest. ``video`` is a file,
+    or a seekable binary file object (read only where the frame and the index are)."""
     import av
 
-    with av.open(str(path)) as container:
+    with av.open(str(video) if isinstance(video, Path) else video, "r") as container:
         stream = container.streams.video[0]
         base = float(stream.time_base or 0) or 1 / 90_000
         container.seek(max(0, int(time / base)), stream=stream, backward=True)

@@ -8,15 +8,18 @@ their exact timestamp.
 from __future__ import annotations
 
 import io
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import numpy as np
 from django.conf import settings
 from PIL import Image
 
 from curation.imports.images import decode_image
+from curation.media import open_ranged
 from curation.models import Face, Frame
 from scoring.video import frame_at
+
+VIDEO_BUFFER = 1024**2  # what one request reads of a video in a bucket
 
 
 def frame_pixels(frame: Frame) -> np.ndarray:
@@ -27,7 +30,8 @@ def frame_pixels(frame: Frame) -> np.ndarray:
         return decode_image(data, max_pixels=settings.IMPORT_MAX_IMAGE_PIXELS).pixels
     if frame.time is None or not frame.title.video:
         raise ValueError(f"frame {frame.pk} has neither a stored image nor a video time")
-    return frame_at(Path(frame.title.video.path), frame.time)
+    with open_ranged(frame.title.video.name, VIDEO_BUFFER) as video:
+        return frame_at(video, frame.time)
 
 
 def frame_jpeg(frame: Frame, quality: int = 90) -> bytes:

@@ -17,6 +17,7 @@ from django.http.response import HttpResponseBase
 from PIL import Image
 
 from curation.catalog.frames import frame_pixels, title_folder
+from curation.media import open_ranged
 from curation.models import Face
 
 MARGIN = 0.25  # of the box's width and height, on each side
@@ -48,7 +49,7 @@ def thumbnail_jpeg(pixels: np.ndarray, box: tuple[float, float, float, float], s
 def packed_thumbnail(place: str) -> bytes:
     """The bytes at ``name:offset:length`` of a thumbnail pack (a video title's)."""
     name, offset, length = place.rsplit(":", 2)
-    with default_storage.open(name, "rb") as pack:
+    with open_ranged(name) as pack:
         pack.seek(int(offset))
         return pack.read(int(length))
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from curation.imports.service import ImportFailed, title_import
+from curation.media import local_path
 from curation.models import ImportJob
 from curation.queueing import IMPORT_JOB, QueueUnavailable, enqueue
 
@@ -56,12 +57,13 @@ def import_job_run(*, job_id: int) -> None:
         )
 
     try:
-        summary = title_import(
-            source=Path(job.upload.path),
-            name=job.name,
-            progress=progress,
-            source_label=f"upload {Path(job.upload.name).name}",
-        )
+        with local_path(job.upload.name) as source:
+            summary = title_import(
+                source=source,
+                name=job.name,
+                progress=progress,
+                source_label=f"upload {Path(job.upload.name).name}",
+            )
     except ImportFailed as error:
         _finish(job, status=ImportJob.Status.FAILED, error=str(error))
         return

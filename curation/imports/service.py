@@ -1,7 +1,7 @@
 """``title_import``: a source of cluster folders becomes a Title with frames, clusters and faces.
 
 The work is done in two phases so that a failure never leaves a partial title: first every image
-is read, decoded, stored under a fresh folder of the media root and run through MTCNN, with no
+is read, decoded, stored under a fresh folder of the media storage and run through MTCNN, with no
 database row written; then all rows are inserted in one transaction (by COPY on PostgreSQL).
 Any failure removes the folder, and the transaction takes the rows with it.
 """
@@ -9,7 +9,6 @@ Any failure removes the folder, and the transaction takes the rows with it.
 from __future__ import annotations
 
 import secrets
-import shutil
 import time
 import zipfile
 from collections.abc import Callable
@@ -17,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
@@ -32,6 +33,7 @@ from curation.imports.sources import (
     open_source,
 )
 from curation.imports.video import VideoImportFailed, video_import
+from curation.media import delete_under
 from curation.models import Cluster, Face, Frame, Title
 from curation.scoring_runs.extractors import face_detector
 from scoring.detect import Choice, choose_face
@@ -92,26 +94,26 @@ def title_import(
     name = validate_title_name(name)
     started = time.monotonic()
     folder_name = f"{slugify(name)[:60] or 'title'}-{secrets.token_hex(4)}"
-    folder = Path(settings.MEDIA_ROOT) / "titles" / folder_name
+    folder = f"titles/{folder_name}"
     try:
         if is_video_source(source):
             summary = _video_import(source, name, folder, progress, source_label or str(source))
         else:
             with open_source(source, import_limits()) as opened:
-                images, rejected = _read_and_detect(opened, folder, folder_name, progress)
+                images, rejected = _read_and_detect(opened, folder, progress)
             summary = _save(
                 name=name, source=source_label or str(source), images=images, rejected=rejected
             )
     except (SourceError, VideoImportFailed) as error:
-        shutil.rmtree(folder, ignore_errors=True)
+        delete_under(folder)
         raise ImportFailed(str(error)) from None
     except IntegrityError as error:
-        shutil.rmtree(folder, ignore_errors=True)
+        delete_under(folder)
         if Title.objects.filter(name=name).exists():
             raise ImportFailed(f"a title named {name!r} already exists") from None
         raise ImportFailed(f"database refused the import: {first_line(error)[:200]}") from None
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        delete_under(folder)
         raise
     summary.seconds = round(time.monotonic() - started, 2)
     summary.faces_per_second = round(summary.faces / summary.seconds, 2) if summary.seconds else 0
@@ -120,7 +122,7 @@ def title_import(
 
 
 def _video_import(
-    source: Path, name: str, folder: Path, progress: Progress | None, label: str
+    source: Path, name: str, folder: str, progress: Progress | None, label: str
 ) -> ImportSummary:
     """A file that is not a zip is taken for a video; one that is not says so."""
     title, report, frames = video_import(
@@ -157,7 +159,7 @@ def validate_title_name(name: str) -> str:
 
 
 def _read_and_detect(
-    opened: Source, folder: Path, folder_name: str, progress: Progress | None
+    opened: Source, folder: str, progress: Progress | None
 ) -> tuple[list[_Image], list[tuple[str, str]]]:
     rejected = list(opened.rejected)
     entries = opened.entries
@@ -167,7 +169,6 @@ def _read_and_detect(
     limit = settings.IMPORT_MAX_IMAGE_PIXELS
     batch_size = settings.IMPORT_BATCH_SIZE
     images: list[_Image] = []
-    (folder / "frames").mkdir(parents=True, exist_ok=False)
     if progress:
         progress(0, len(entries), 0)
     for start in range(0, len(entries), batch_size):
@@ -178,8 +179,10 @@ def _read_and_detect(
             except (EntryRejected, ImageRejected) as error:
                 rejected.append((entry.name, str(error)))
                 continue
-            stored = f"frames/{len(images) + len(batch):06d}{decoded.extension}"
-            (folder / stored).write_bytes(decoded.stored)
+            stored = default_storage.save(
+                f"{folder}/frames/{len(images) + len(batch):06d}{decoded.extension}",
+                ContentFile(decoded.stored),
+            )
             batch.append((entry, decoded, stored))
         detections = detector.detect([decoded.pixels for _, decoded, _ in batch])
         for (entry, decoded, stored), found in zip(batch, detections, strict=True):
@@ -190,7 +193,7 @@ def _read_and_detect(
                 _Image(
                     entry.name,
                     entry.cluster,
-                    f"titles/{folder_name}/{stored}",
+                    stored,
                     decoded.width,
                     decoded.height,
                     choice,

@@ -1,10 +1,10 @@
 """A video file becomes a title: its faces, tracks and actor clusters, from one decode pass.
 
 Like a folder import, it works in two phases so that a failure leaves no partial title: the
-video is copied under a fresh folder of the media root (it stays the title's source) and read
-once, packing a small thumbnail per face while its frame is decoded; then every row is inserted
-in one transaction. Full frames are not stored: the few that need their pixels again are read
-from the video at their time (``catalog.frames``).
+video is read once, packing a small thumbnail per face while its frame is decoded, and stored
+with its packs under a fresh folder of the media storage (it stays the title's source); then
+every row is inserted in one transaction. Full frames are not stored: the few that need their
+pixels again are read from the video at their time (``catalog.frames``).
 
 A video that breaks off mid-way keeps the faces of what decoded; the report says where it
 stopped.
@@ -13,12 +13,14 @@ stopped.
 from __future__ import annotations
 
 import math
-import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
 
 from curation.catalog.thumbnails import SIZES, thumbnail_jpeg
@@ -61,86 +63,106 @@ def video_check(path: Path, *, name: str = "") -> VideoInfo:
 
 class ThumbnailPacks:
     """The faces' thumbnails, appended to pack files of ``PACK_FACES`` each: tens of thousands
-    of 5 KB files would waste most of a disk block each, and slow every copy and backup."""
+    of 5 KB files would waste most of a disk block (or a request) each, and slow every copy and
+    backup. A pack is written in ``scratch`` and stored into ``folder`` of the media when full."""
 
-    def __init__(self, folder: Path, media: Path) -> None:
-        self.folder, self.media = folder, media
-        self.places: dict[int, str] = {}  # face position -> "name:offset:length"
+    def __init__(self, folder: str, scratch: Path) -> None:
+        self.folder, self.scratch = folder, scratch
+        self.stored_bytes = 0
+        self._places: dict[int, tuple[int, int, int]] = {}  # face position -> pack, offset, length
+        self._names: list[str] = []  # the stored packs
         self._handle: BinaryIO | None = None
-        self._name = ""
         self._count = 0
 
     def add(self, position: int, jpeg: bytes) -> None:
         handle = self._handle
         if handle is None or self._count % PACK_FACES == 0:
             self.close()
-            path = self.folder / f"thumbnails-{self._count // PACK_FACES:04d}.pack"
+            path = self.scratch / f"thumbnails-{self._count // PACK_FACES:04d}.pack"
             handle = self._handle = open(path, "wb")  # noqa: SIM115 (closed by close())
-            self._name = path.relative_to(self.media).as_posix()
-        offset = handle.tell()
+        self._places[position] = (len(self._names), handle.tell(), len(jpeg))
         handle.write(jpeg)
-        self.places[position] = f"{self._name}:{offset}:{len(jpeg)}"
         self._count += 1
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        """Store the pack being written, if any."""
+        if self._handle is None:
+            return
+        self._handle.close()
+        path = Path(self._handle.name)
+        self._handle = None
+        self.stored_bytes += path.stat().st_size
+        with open(path, "rb") as pack:
+            self._names.append(default_storage.save(f"{self.folder}/{path.name}", File(pack)))
+        path.unlink()
+
+    @property
+    def places(self) -> dict[int, str]:
+        """Where each face's thumbnail lies, by face position: ``name:offset:length``."""
+        return {
+            position: f"{self._names[pack]}:{offset}:{length}"
+            for position, (pack, offset, length) in self._places.items()
+        }
 
 
 def video_read(
-    source: Path, info: VideoInfo, folder: Path, progress
-) -> tuple[VideoFaces, Path, dict[int, str]]:
-    """Copy the video into ``folder`` and read it once, packing a thumbnail per face; returns
-    what was found, the stored video and where each face's thumbnail lies."""
-    folder.mkdir(parents=True, exist_ok=False)
-    stored = folder / f"video{source.suffix.lower() or '.video'}"
-    shutil.copyfile(source, stored)
-    packs = ThumbnailPacks(folder, Path(settings.MEDIA_ROOT))
-
-    def on_frame(frame: SampledFrame, faces: list[tuple[int, VideoFace]]) -> None:
-        for position, face in faces:
-            packs.add(position, thumbnail_jpeg(frame.pixels, face.box, THUMBNAIL))
-
+    source: Path, info: VideoInfo, folder: str, progress
+) -> tuple[VideoFaces, ThumbnailPacks]:
+    """Read the video once, packing a thumbnail per face into ``folder``; returns what was found
+    and the packs."""
     params = VideoParams(
         every=settings.VIDEO_EVERY,
         min_confidence=settings.IMPORT_MIN_CONFIDENCE,
         batch=settings.VIDEO_BATCH_SIZE,
     )
-    try:
-        found = video_faces(
-            stored,
-            info,
-            detector=face_detector(),
-            extractor=feature_extractor(),
-            embedder=face_embedder(),
-            params=params,
-            on_frame=on_frame,
-            progress=progress,
-        )
-    finally:
-        packs.close()
+    with tempfile.TemporaryDirectory(prefix="packs-") as scratch:
+        packs = ThumbnailPacks(folder, Path(scratch))
+
+        def on_frame(frame: SampledFrame, faces: list[tuple[int, VideoFace]]) -> None:
+            for position, face in faces:
+                packs.add(position, thumbnail_jpeg(frame.pixels, face.box, THUMBNAIL))
+
+        try:
+            found = video_faces(
+                source,
+                info,
+                detector=face_detector(),
+                extractor=feature_extractor(),
+                embedder=face_embedder(),
+                params=params,
+                on_frame=on_frame,
+                progress=progress,
+            )
+        finally:
+            packs.close()
     if found.decoded.frames_read == 0:
         raise VideoImportFailed(f"{source.name}: no frame could be decoded")
     if not found.faces:
         raise VideoImportFailed(
             f"{source.name}: no face found in its {found.samples} sampled frames"
         )
-    return found, stored, packs.places
+    return found, packs
 
 
 @transaction.atomic
 def video_save(
-    *, name: str, source: str, found: VideoFaces, stored: Path, folder: Path, thumbnails
+    *,
+    name: str,
+    source: str,
+    found: VideoFaces,
+    video: str,
+    thumbnails: dict[int, str],
+    stored_bytes: int,
 ) -> tuple[Title, dict[str, object]]:
-    """Insert the title's rows; returns the title and the video part of the report."""
-    media = Path(settings.MEDIA_ROOT)
+    """Insert the title's rows; returns the title and the video part of the report. ``video``
+    is the stored video's name, ``thumbnails`` each face's packed thumbnail and ``stored_bytes``
+    what the packs take."""
     info = found.info
     title = Title.objects.create(
         name=name,
         source=source,
         status=Title.Status.IMPORTED,
-        video=stored.relative_to(media).as_posix(),
+        video=video,
         seconds=round(info.seconds, 3),
     )
     frames = rows_insert(
@@ -229,29 +251,30 @@ def video_save(
         "actors": len(actors),
         "unassigned_faces": sizes.get(UNASSIGNED, 0),
         "stage_seconds": {k: round(v, 2) for k, v in found.seconds.items()},
-        "stored_bytes": _bytes_under(folder) - stored.stat().st_size,
+        "stored_bytes": stored_bytes,
     }
     return title, report
 
 
-def _bytes_under(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-
-
 def video_import(
-    *, source: Path, name: str, folder: Path, progress, source_label: str
+    *, source: Path, name: str, folder: str, progress, source_label: str
 ) -> tuple[Title, dict[str, object], int]:
-    """Read and save; returns the title, the video report and the frames stored."""
+    """Read, store the video into ``folder`` (a storage name) and save; returns the title, the
+    video report and the frames stored."""
     started = time.monotonic()
     info = video_check(source)
-    found, stored, thumbnails = video_read(source, info, folder, progress)
+    found, packs = video_read(source, info, folder, progress)
+    with open(source, "rb") as video:
+        stored = default_storage.save(
+            f"{folder}/video{source.suffix.lower() or '.video'}", File(video)
+        )
     title, report = video_save(
         name=name,
         source=source_label,
         found=found,
-        stored=stored,
-        folder=folder,
-        thumbnails=thumbnails,
+        video=stored,
+        thumbnails=packs.places,
+        stored_bytes=packs.stored_bytes,
     )
     seconds = time.monotonic() - started
     report["sampled_per_second"] = round(found.samples / seconds, 2) if seconds else 0.0

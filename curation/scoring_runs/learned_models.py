@@ -9,15 +9,15 @@ active now: a retrained weak model never changes the learned selector's picks si
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 import numpy as np
-from django.core.files.storage import default_storage
 
 from curation.evaluation.labels import face_labels
 from curation.evaluation.tables import Filters
+from curation.media import file_stamp, local_path
 from curation.models import Campaign, Face, QualityModel, ScoringRun
 from curation.scoring_runs.extractors import feature_version
 from curation.scoring_runs.quality_models import load_quality_model, quality_model_store
@@ -146,11 +146,10 @@ def _note(run: ScoringRun, note: str) -> None:
 
 def load_learned_model(artifact_name: str) -> PreferenceModel:
     """The stored learned model, loaded once per file (see ``load_quality_model``)."""
-    path = default_storage.path(artifact_name)
-    found = os.stat(path)
-    return _load_learned_model(path, found.st_mtime_ns, found.st_size)
+    return _load_learned_model(artifact_name, *file_stamp(artifact_name))
 
 
 @functools.lru_cache(maxsize=4)
-def _load_learned_model(path: str, mtime_ns: int, size: int) -> PreferenceModel:
-    return PreferenceModel.load(path)
+def _load_learned_model(name: str, size: int, modified: datetime) -> PreferenceModel:
+    with local_path(name) as path:
+        return PreferenceModel.load(path)

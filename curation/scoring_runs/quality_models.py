@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
+from curation.imports.rows import rows_update
+from curation.media import file_stamp, local_path
 from curation.models import Face, QualityModel, ScoringRun, Title
 from curation.scoring_runs.extractors import feature_version
 from curation.scoring_runs.steps import feature_table, run_clusters
@@ -84,14 +85,13 @@ def _quality_models_locked() -> None:
 def load_quality_model(artifact_name: str) -> TrainedQualityModel:
     """The stored model, loaded once per file: a file written again under the same name (a
     database restored, a version number reused) is loaded again."""
-    path = default_storage.path(artifact_name)
-    found = os.stat(path)
-    return _load_quality_model(path, found.st_mtime_ns, found.st_size)
+    return _load_quality_model(artifact_name, *file_stamp(artifact_name))
 
 
 @functools.lru_cache(maxsize=4)
-def _load_quality_model(path: str, mtime_ns: int, size: int) -> TrainedQualityModel:
-    return TrainedQualityModel.load(path)
+def _load_quality_model(name: str, size: int, modified: datetime) -> TrainedQualityModel:
+    with local_path(name) as path:
+        return TrainedQualityModel.load(path)
 
 
 class NotEnoughFaces(Exception):
@@ -206,6 +206,6 @@ def quality_assign(*, run: ScoringRun) -> None:
     for face, value in zip(faces, quality, strict=True):
         face.quality = float(value)
         face.quality_version = f"v{record.version}"
-    Face.objects.bulk_update(faces, ["quality", "quality_version"], batch_size=1000)
+    rows_update(faces, ["quality", "quality_version"])
     run.quality_model = record
     run.save(update_fields=["quality_model"])

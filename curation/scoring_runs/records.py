@@ -13,10 +13,13 @@ import functools
 import hashlib
 import importlib.metadata
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 
+from curation.media import file_stamp
 from curation.scoring_runs.extractors import feature_version
 from curation.scoring_runs.filter_configs import filter_stages, fiqa_guards
 from scoring.quality import QualityParams
@@ -38,6 +41,20 @@ def file_sha256(path: str | Path) -> str:
     """A file's sha256, computed once per version of the file."""
     found = Path(path).stat()
     return _sha256(str(path), found.st_mtime_ns, found.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _stored_sha256(name: str, size: int, modified: datetime) -> str:
+    digest = hashlib.sha256()
+    with default_storage.open(name, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stored_sha256(name: str) -> str:
+    """A stored file's sha256 (a model artifact's), computed once per version of the file."""
+    return _stored_sha256(name, *file_stamp(name))
 
 
 @functools.cache
@@ -87,7 +104,7 @@ def learned_model_record(model) -> dict[str, object]:
     return {
         "version": model.version,
         "artifact": Path(model.artifact.name).name,
-        "sha256": file_sha256(model.artifact.path),
+        "sha256": stored_sha256(model.artifact.name),
         "campaigns": model.campaigns,
         "prior": model.params.get("prior", {}).get("version"),
         "features": model.features,
@@ -98,7 +115,7 @@ def quality_model_record(model) -> dict[str, object]:
     return {
         "version": model.version,
         "artifact": Path(model.artifact.name).name,
-        "sha256": file_sha256(model.artifact.path),
+        "sha256": stored_sha256(model.artifact.name),
         "features": model.features,
         "params": model.params,
     }

@@ -24,6 +24,7 @@ from django.db import transaction
 from PIL import Image
 
 from curation.catalog.frames import frame_pixels, title_folder
+from curation.imports.rows import rows_update
 from curation.models import Cluster, Face, ScoringRun, Selection
 from curation.scoring_runs.extractors import face_embedder, feature_extractor, feature_version
 from curation.scoring_runs.filter_configs import filter_stages, fiqa_guards
@@ -75,7 +76,7 @@ def features_compute(*, run: ScoringRun, face_ids: Sequence[int]) -> int:
             face.embedding = None
             face.feature_version = extractor.version
             face.features_run = run
-    Face.objects.bulk_update(
+    rows_update(
         faces, [*MEASURED_FIELDS, "identity", "embedding", "feature_version", "features_run"]
     )
     return taken + len(faces)
@@ -110,7 +111,7 @@ def identity_compute(*, run: ScoringRun, cluster_ids: Sequence[int]) -> int:
             face.identity = float(score) if math.isfinite(score) else None
             face.embedding = embedding_bytes(vectors[face.pk])
         with transaction.atomic():
-            Face.objects.bulk_update(faces, ["identity", "embedding"], batch_size=500)
+            rows_update(faces, ["identity", "embedding"])
             Cluster.objects.filter(pk=cluster.pk).update(identity_run=run)
         embedded += len(chosen_ids)
     return embedded

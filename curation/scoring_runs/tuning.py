@@ -6,28 +6,26 @@ A search is kept as one JSON file in the media, ``tuning/<id>.json``: what was a
 progress, and its result. The web process and the workers share the media (headshots and
 thumbnails already live there), whereas the default cache is each process's own memory, and a
 search is a report to read, not rows to query. Only the worker writes a running search's file,
-each time whole (written aside, then renamed), so the page never reads half a file.
+each time whole (``media.replace``), so the page never reads half a file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from curation import queueing
+from curation import media, queueing
 from curation.errors import first_line
 from curation.evaluation.labels import FaceLabels, face_labels
 from curation.evaluation.tables import GRADE_RANK, Filters, counted_judgments
@@ -59,21 +57,14 @@ def _name(search_id: str) -> str:
 def tuning_read(search_id: str) -> dict | None:
     """The search's record, or None when there is no such search."""
     try:
-        path = Path(default_storage.path(_name(search_id)))
-    except TuningRefused:
-        return None
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
+        with default_storage.open(_name(search_id), "rb") as stored:
+            return json.loads(stored.read())
+    except (TuningRefused, FileNotFoundError):
         return None
 
 
 def _write(record: dict) -> None:
-    path = Path(default_storage.path(_name(record["id"])))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    aside = path.with_suffix(f".{os.getpid()}.tmp")
-    aside.write_text(json.dumps(record))
-    os.replace(aside, path)
+    media.replace(_name(record["id"]), json.dumps(record).encode())
 
 
 def _update(search_id: str, **fields: object) -> dict:
@@ -87,12 +78,12 @@ def _update(search_id: str, **fields: object) -> dict:
 
 def tuning_list(limit: int = 10) -> list[dict]:
     """The latest searches, newest first."""
-    folder = Path(default_storage.path(FOLDER))
-    records = [
-        record
-        for path in (folder.glob("*.json") if folder.is_dir() else [])
-        if (record := tuning_read(path.stem)) is not None
-    ]
+    try:
+        _, files = default_storage.listdir(FOLDER)
+    except FileNotFoundError:  # a file system before the first search; a bucket lists nothing
+        files = []
+    ids = [file.removesuffix(".json") for file in files if file.endswith(".json")]
+    records = [record for search_id in ids if (record := tuning_read(search_id)) is not None]
     return sorted(records, key=lambda record: record["created_at"], reverse=True)[:limit]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from curation.imports.rows import rows_insert
+from curation.imports.rows import rows_insert, rows_update
 from curation.models import Cluster, Face, Frame, Title
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +73,42 @@ def test_a_row_the_database_refuses_fails_the_insert_as_an_integrity_error():
     with pytest.raises(IntegrityError, match="face_box_inside_frame"), transaction.atomic():
         rows_insert([outside])
     assert not Face.objects.exists()
+
+
+def test_rows_update_stores_the_fields_given_and_nothing_else():
+    title = Title.objects.create(name="updated")
+    _, cluster, faces = faces_of(title, 4)
+    other = Cluster.objects.create(title=title, label="actor 2")
+    for k, face in enumerate(faces):
+        face.sharpness = None if k == 0 else 0.1 * k
+        face.embedding = bytes([k]) * 256 if k % 2 else None
+        face.cluster = other
+        face.confidence = 0.5  # not among the fields written: stays as stored
+    with transaction.atomic():
+        rows_update(faces, ["sharpness", "embedding", "cluster"])
+        rows_update(faces[:1], ["feature_version"])  # twice in one transaction
+    stored = list(Face.objects.filter(title=title).order_by("pk"))
+    assert [f.sharpness for f in stored] == [None, pytest.approx(0.1), 0.2, pytest.approx(0.3)]
+    assert [bytes(f.embedding) if f.embedding else None for f in stored] == [
+        None,
+        bytes([1]) * 256,
+        None,
+        bytes([3]) * 256,
+    ]
+    assert {f.cluster_id for f in stored} == {other.pk} and cluster.faces.count() == 0
+    assert {f.confidence for f in stored} == {0.99}
+    with pytest.raises(ValueError, match="not all of"):
+        rows_update(faces, ["sharpness", "no such field"])
+
+
+def test_a_row_update_the_database_refuses_changes_nothing():
+    title = Title.objects.create(name="refused update")
+    _, _, faces = faces_of(title, 2)
+    faces[1].box_w = -5  # the box check refuses it
+    faces[0].sharpness = 0.9
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_update(faces, ["box_w", "sharpness"])
+    assert list(Face.objects.filter(title=title).values_list("box_w", "sharpness")) == [
+        (100, 0.5),
+        (100, None),
+    ]
