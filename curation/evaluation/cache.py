@@ -79,7 +79,8 @@ _refresh: contextvars.ContextVar[Refresh | None] = contextvars.ContextVar(
 )
 
 
-def _key(name: str, asked: object) -> str:
+def result_key(name: str, asked: object) -> str:
+    """Where the result ``name`` for ``asked`` is kept, whatever its version."""
     material = json.dumps([name, asked], sort_keys=True, default=str)
     return f"evaluation:{name}:{hashlib.sha256(material.encode()).hexdigest()}"
 
@@ -97,7 +98,7 @@ def _expired(kept: Kept) -> bool:
 def cached(name: str, asked: object, compute: Callable[[], T], *, judgments: bool = True) -> T:
     """``compute()``'s result for ``asked`` at the current version: from the cache, or made and
     kept there; on the dashboard (:func:`showing_stale`), the last result even if stale."""
-    key, now = _key(name, asked), version(judgments=judgments)
+    key, now = result_key(name, asked), version(judgments=judgments)
     kept = cache.get(key)
     if kept is not None and kept.version == now and not _expired(kept):
         return kept.value
@@ -144,7 +145,7 @@ request_finished.connect(refresh_after_response, dispatch_uid="evaluation-refres
 def computed_since(names: Sequence[tuple[str, object]], shown: datetime) -> bool:
     """Whether any of the results (name, what was asked) was computed after ``shown``."""
     for name, asked in names:
-        kept = cache.get(_key(name, asked))
+        kept = cache.get(result_key(name, asked))
         if kept is not None and kept.computed_at > shown:
             return True
     return False

@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -27,6 +28,7 @@ from scipy import stats
 
 from curation.accounts.users import user_create
 from curation.evaluation.aggregates import order_statistics
+from curation.evaluation.cache import result_key, tables_asked
 from curation.evaluation.checks import annotator_checks
 from curation.evaluation.judgments import _keyset
 from curation.evaluation.labels import face_labels
@@ -635,6 +637,23 @@ def test_after_a_judgment_the_dashboard_shows_the_last_tables_at_once_then_the_f
     assert fresh.context["refresh"] is None
     assert learned_graded(fresh) == learned_graded(first) + 2
     assert grade_counts(admin)["learned"] == learned_graded(fresh), "the API counts up to now"
+
+
+def test_tables_computed_long_ago_are_stale_whatever_the_versions_and_show_their_date(admin):
+    """A result older than FRESH_SECONDS is refreshed even when nothing it counts changed (what
+    the versions do not see: a title renamed); the note gives its day when it is not today's."""
+    Judged(clusters=(4,))
+    url = reverse("evaluation")
+    admin.get(url)
+    key = result_key(*tables_asked(Filters()))
+    kept = cache.get(key)
+    long_ago = timezone.now() - timedelta(days=2)
+    cache.set(key, replace(kept, computed_at=long_ago))
+    page = admin.get(url)
+    assert page.context["refresh"] is not None
+    assert f"These tables are from {long_ago:%-d %b %Y}" in page.content.decode()
+    assert cache.get(key).computed_at > long_ago, "computed again once the page was sent"
+    assert admin.get(url).context["refresh"] is None
 
 
 def test_a_judgment_committed_out_of_order_is_caught_by_the_version(
