@@ -107,7 +107,7 @@ def _credited(item: str) -> tuple[str, str, str]:
 
 
 def every_live_judgment() -> QuerySet[Judgment]:
-    """The decisive judgments not undone: those the items' counters count."""
+    """The decisive judgments not undone since: those the items' counters count."""
     undone = Judgment.objects.filter(supersedes=OuterRef("pk"))
     return Judgment.objects.filter(~Exists(undone), answer__in=list(ANSWER_SLOT))
 

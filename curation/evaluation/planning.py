@@ -114,6 +114,14 @@ class Savings:
             return None
         return 1 - self.disagreement / self.random
 
+    def times(self, factor: float) -> Savings:
+        """The same, each judgment counted ``factor`` times."""
+        return Savings(
+            self.width,
+            None if self.random is None else self.random * factor,
+            None if self.disagreement is None else self.disagreement * factor,
+        )
+
     @property
     def points(self) -> float:
         """``width`` in percentage points."""
@@ -189,9 +197,9 @@ def order_savings(
         found = sorted(v for v in values if v is not None)
         if len(found) * 2 < len(values):  # most replays never got there
             return None
-        return factor * sorted(math.inf if v is None else v for v in values)[len(values) // 2]
+        return float(sorted(math.inf if v is None else v for v in values)[len(values) // 2])
 
-    return Savings(width, median(spent["random"]), median(spent["disagreement"]))
+    return Savings(width, median(spent["random"]), median(spent["disagreement"])).times(factor)
 
 
 def full_width(clusters: Sequence[ClusterOutcome]) -> float:

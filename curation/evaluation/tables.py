@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from curation.evaluation import aggregates
 from curation.evaluation.stats import (
@@ -26,7 +26,6 @@ from curation.evaluation.stats import (
     wilson_interval,
 )
 from curation.models import Campaign, Face, Item, Judgment, Selection, Title
-from curation.review.queue import DECISIVE
 from scoring.features import FEATURE_LABELS, FEATURE_NAMES, SMALLER_BETTER
 
 GRADE_RANK = {"unidentifiable": 0, "usable": 1, "excellent": 2}
@@ -89,10 +88,7 @@ def filtered(judgments: QuerySet[Judgment], filters: Filters) -> QuerySet[Judgme
 def live_judgments(filters: Filters) -> QuerySet[Judgment]:
     """The decisive judgments not undone since, within the filters' dates and annotators, on
     any item: :func:`counted_items` holds the items' side of the filters."""
-    undone = Judgment.objects.filter(supersedes=OuterRef("pk"))
-    return Judgment.objects.filter(
-        ~Exists(undone), _judgment_conditions(filters), answer__in=DECISIVE
-    )
+    return aggregates.every_live_judgment().filter(_judgment_conditions(filters))
 
 
 def counted_answers(filters: Filters) -> QuerySet[Judgment] | None:

@@ -4,7 +4,6 @@ documented in ``curation.evaluation.planning``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from collections import Counter, defaultdict
@@ -187,16 +186,7 @@ def campaign_savings(campaign: Campaign) -> Savings | None:
     outcomes = cluster_outcomes(campaign)
     savings = None
     if len(outcomes) >= 2 * MIN_TRIALS:
-        replayed = order_savings(outcomes, full_width(outcomes))
         # The replays spend one judgment an item; each item takes the campaign's overlap.
-        savings = dataclasses.replace(
-            replayed,
-            random=_times(replayed.random, campaign.overlap),
-            disagreement=_times(replayed.disagreement, campaign.overlap),
-        )
+        savings = order_savings(outcomes, full_width(outcomes)).times(campaign.overlap)
     cache.set(key, savings or False, timeout=24 * 3600)
     return savings
-
-
-def _times(value: float | None, factor: int) -> float | None:
-    return None if value is None else value * factor
