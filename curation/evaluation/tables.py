@@ -312,20 +312,24 @@ def table3(filters: Filters) -> Table:
     distribution-free 95 % intervals (:func:`curation.evaluation.stats.median_interval_ranks`).
     Filtered by campaigns, the picks are the faces their items froze when they were made (what
     was judged), not what scoring has picked since: one per cluster and campaign."""
-    titles = Title.objects.all()
-    if filters.titles:
-        titles = titles.filter(pk__in=filters.titles)
-    elif filters.campaigns:
-        titles = titles.filter(campaigns__in=filters.campaigns).distinct()
-    faces = Face.objects.filter(title__in=titles).exclude(sharpness=None)
+    faces = Face.objects.exclude(sharpness=None)
+    selections = Selection.objects.all()
+    if filters.titles or filters.campaigns:
+        titles = Title.objects.all()
+        if filters.titles:
+            titles = titles.filter(pk__in=filters.titles)
+        else:
+            titles = titles.filter(campaigns__in=filters.campaigns).distinct()
+        faces = faces.filter(title__in=titles)
+        selections = selections.filter(cluster__title__in=titles)
     if filters.campaigns:
         picks = aggregates.judged_picks(Item.objects.filter(campaign__in=filters.campaigns))
     else:
-        picks = aggregates.current_picks(Selection.objects.filter(cluster__title__in=titles))
+        picks = aggregates.current_picks(selections)
     found = aggregates.feature_medians(
         faces, picks, [(name, name in SMALLER_BETTER) for name, _ in FEATURES]
     )
-    groups = [name for name in ("Dataset", *Selection.Selector.values) if name in found]
+    groups = [name for name in (aggregates.DATASET, *Selection.Selector.values) if name in found]
     rows, raw = [], []
     for feature, label in FEATURES:
         row = [label]

@@ -27,7 +27,7 @@ from django.utils import timezone
 from scipy import stats
 
 from curation.accounts.users import user_create
-from curation.evaluation.aggregates import order_statistics
+from curation.evaluation.aggregates import SAMPLE, brackets, order_statistics
 from curation.evaluation.cache import result_key, tables_asked
 from curation.evaluation.checks import annotator_checks
 from curation.evaluation.judgments import _keyset
@@ -435,9 +435,18 @@ def reference_picks(filters: Filters) -> dict[str, list[int]]:
     return picks
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["", "parallel workers"])
 @pytest.mark.parametrize("case", ["everything", "one title", "two campaigns"])
-def test_table_3_medians_and_intervals_are_the_order_statistics(judged, case):
+def test_table_3_medians_and_intervals_are_the_order_statistics(judged, case, parallel):
+    """``parallel``: planned as if the tables were large, the scans are shared with parallel
+    workers, which must see the rows this test's transaction wrote."""
     filters = FILTERS[case](judged)
+    if parallel:
+        with connection.cursor() as cursor:  # SET: until the test's transaction rolls back
+            cursor.execute(
+                "SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
+                " SET min_parallel_table_scan_size = 0; SET min_parallel_index_scan_size = 0"
+            )
     titles = [t.pk for t in judged.titles] if not filters.titles else filters.titles
     features = {f.pk: f for f in Face.objects.filter(title__in=titles)}
     groups = {"Dataset": [f for f in features.values() if f.sharpness is not None]}
@@ -726,6 +735,78 @@ def test_the_database_returns_the_order_statistics_of_any_number_of_values(n):
     low, high = median_interval_ranks(n)
     assert (cell.n, cell.low, cell.high) == (n, low, high)
     assert cell.median == statistics.median(range(1, n + 1))
+
+
+# Rows (grp, v): k = 1 … n, its value k · 7 mod n (each value once, in no order), in one of
+# two groups by parity, or in a group of its own for the first three.
+SPREAD_OUT = (
+    "SELECT CASE WHEN k <= 3 THEN 'few' ELSE 'g' || (k %% 2) END AS grp,"
+    " CAST((k * 7) %% %s AS DOUBLE PRECISION) AS v FROM generate_series(1, %s) AS k"
+)
+
+
+def spread_out(n: int) -> dict[str, list[float]]:
+    groups: dict[str, list[float]] = defaultdict(list)
+    for k in range(1, n + 1):
+        groups["few" if k <= 3 else f"g{k % 2}"].append(float(k * 7 % n))
+    return groups
+
+
+def exact(values: list[float]) -> tuple:
+    values = sorted(values)
+    low, high = median_interval_ranks(len(values))
+    return len(values), statistics.median(values), values[low - 1], values[high - 1]
+
+
+def test_sampled_brackets_keep_a_few_percent_of_the_values_and_the_statistics_exact():
+    n = 200_003  # prime to 7: k · 7 mod n takes every value once
+    sample = f"SELECT * FROM ({SPREAD_OUT}) AS p WHERE random() < %s"
+    bounds = brackets(sample, [n, n, SAMPLE], [("v", "p.v")])
+    groups = spread_out(n)
+    for grp in ("g0", "g1"):
+        low, high = bounds[grp]["v"]
+        kept = sum(low <= v <= high for v in groups[grp])
+        assert 0 < kept < 0.2 * len(groups[grp])
+    assert bounds.get("few", {"v": (None, None)})["v"] == (None, None)  # too few to tell
+    with CaptureQueriesContext(connection) as captured:
+        found = order_statistics([(None, SPREAD_OUT, [n, n])], [("v", "p.v")], bounds)
+    assert len(statements(captured)) == 1 and "float_values" in statements(captured)[0]
+    for grp, values in groups.items():
+        cell = found[grp]["v"]
+        assert (cell.n, cell.median, cell.low, cell.high) == exact(values)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "misses"),
+    [
+        ({"g0": {"v": (0.0, 1.0)}}, True),  # below the middle ranks
+        ({"g1": {"v": (900.0, 1e9)}}, True),  # above them
+        ({"g0": {"v": (499.0, 501.0)}, "g1": {"v": (None, 498.0)}}, True),  # within them
+        ({"g1": {"v": (float("-inf"), float("inf"))}, "few": {"v": (5.0, None)}}, False),
+        ({}, False),  # no bracket: every value kept
+    ],
+)
+def test_a_bracket_that_misses_the_middle_ranks_is_seen_and_the_values_all_sorted(bounds, misses):
+    """n = 1,003: g0 and g1 hold 500 values spread over 0 … 1,002, so the ranks around their
+    middle (218 … 283) hold values near 436 … 566; ``few`` holds 7, 14 and 21."""
+    n = 1_003
+    with CaptureQueriesContext(connection) as captured:
+        found = order_statistics([(None, SPREAD_OUT, [n, n])], [("v", "p.v")], bounds)
+    assert len(statements(captured)) == (2 if misses else 1)
+    for grp, values in spread_out(n).items():
+        cell = found[grp]["v"]
+        assert (cell.n, cell.median, cell.low, cell.high) == exact(values)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 40, 1000, 65_537])
+def test_one_group_through_its_bracket_gives_the_same_order_statistics(n):
+    source = (
+        "SELECT CAST(g AS DOUBLE PRECISION) AS v FROM generate_series(1, %s) AS g ORDER BY random()"
+    )
+    sample = f"SELECT 'all' AS grp, p.* FROM ({source}) AS p WHERE random() < %s"
+    bounds = brackets(sample, [n, SAMPLE], [("v", "p.v")])
+    cell = order_statistics([("all", source, [n])], [("v", "p.v")], bounds)["all"]["v"]
+    assert (cell.n, cell.median, cell.low, cell.high) == exact(list(range(1, n + 1)))
 
 
 def test_the_raw_export_streams_every_judgment_check_items_included(judged, admin):
