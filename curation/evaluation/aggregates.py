@@ -368,6 +368,8 @@ SPREAD = 1.3
 # it (:func:`_windowed`). A bracket that misses (about once in 10⁹ at 6 standard deviations,
 # or when the rows changed in between) is seen, and that source's values are all sorted
 # instead: the result is exact either way.
+# Parallel workers sharing Table 3's scans of the faces (each reads its share of the rows).
+WORKERS = 2
 SAMPLE_EVERY = 50
 SAMPLE = 1 / SAMPLE_EVERY
 MARGIN = 6.0
@@ -382,6 +384,11 @@ def _middle_ranks(n: str) -> tuple[str, str]:
     ``n`` values (:data:`SPREAD`)."""
     spread = f"(CAST(CEIL({SPREAD} * SQRT({n})) AS INTEGER) + 2)"
     return f"GREATEST(1, ({n} + 1) / 2 - {spread})", f"LEAST({n}, ({n} + 2) / 2 + {spread})"
+
+
+def _sorted(v: str) -> str:
+    """SQL of the array of the column ``v``'s values in order, NULLs left out."""
+    return f"(ARRAY_AGG({v} ORDER BY {v}) FILTER (WHERE {v} IS NOT NULL))"
 
 
 def _values(features: Sequence[tuple[str, str]]) -> str:
@@ -402,7 +409,7 @@ def _middles(source: str, params: list, features: Sequence[tuple[str, str]], gro
         columns += [
             n,
             first,
-            f"(ARRAY_AGG({v} ORDER BY {v}) FILTER (WHERE {v} IS NOT NULL))[{first}:{last}]",
+            f"{_sorted(v)}[{first}:{last}]",
         ]
     if group is None:
         rows = f"(SELECT p.grp, {_values(features)} FROM ({source}) AS p) AS v"
@@ -428,11 +435,12 @@ def brackets(sample: str, params: list, features: Sequence[tuple[str, str]]) -> 
         reach = (
             f"CAST(CEIL({MARGIN} * SQRT({m}) / 2 + {SPREAD} * SQRT({m} * {SAMPLE}) + 3) AS INTEGER)"
         )
-        ordered = f"(ARRAY_AGG({v} ORDER BY {v}) FILTER (WHERE {v} IS NOT NULL))"
         # Out of the array's bounds, a subscript gives NULL: unbounded on that side.
-        columns += [f"{ordered}[{m} / 2 - {reach}]", f"{ordered}[{m} / 2 + 1 + {reach}]"]
+        columns += [f"{_sorted(v)}[{m} / 2 - {reach}]", f"{_sorted(v)}[{m} / 2 + 1 + {reach}]"]
     rows = f"(SELECT p.grp, {_values(features)} FROM ({sample}) AS p) AS v"
-    found = _query(f"SELECT grp, {', '.join(columns)} FROM {rows} GROUP BY grp", params, workers=2)
+    found = _query(
+        f"SELECT grp, {', '.join(columns)} FROM {rows} GROUP BY grp", params, workers=WORKERS
+    )
     return {
         grp: {name: (ends[2 * k], ends[2 * k + 1]) for k, (name, _) in enumerate(features)}
         for grp, *ends in found
@@ -490,7 +498,7 @@ def _windowed(
             f" {', '.join(inner)} FROM {rows} CROSS JOIN (SELECT {typed}) AS b({ends})) AS g"
         )
         params = [group, *params, *_ends(bounds.get(group, {}), features)]
-    found = _query(sql, params, workers=2)  # the scan is the cost: shared where cores allow
+    found = _query(sql, params, workers=WORKERS)
     result = []
     for grp, size, *cells in found:
         row: list = [grp, size]
@@ -503,7 +511,10 @@ def _windowed(
     return result
 
 
-def _ends(bounds: dict[str, tuple[float | None, float | None]], features) -> list:
+def _ends(
+    bounds: dict[str, tuple[float | None, float | None]], features: Sequence[tuple[str, str]]
+) -> list:
+    """The bracket's ends in the order of ``features``: (None, None) for one it lacks."""
     return [end for name, _ in features for end in bounds.get(name, (None, None))]
 
 
