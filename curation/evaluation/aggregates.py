@@ -256,7 +256,9 @@ def agreement_counts(judgments: QuerySet[Judgment] | None, items: QuerySet[Item]
     several = "i.c0 + i.c1 + i.c2 >= 2"
     users = get_user_model()._meta.db_table
     # The judgments are first counted per (kind, annotator, their answer, their item's counts):
-    # a few thousand groups, on which the comparisons are made.
+    # a few thousand groups, on which the comparisons are made. The judgments not compared
+    # (``agrees`` NULL) are left out here rather than by a WHERE, which the planner would push
+    # below the grouping and evaluate on every judgment.
     sql = f"""{head},
         compared AS ({live}),
         votes AS (
@@ -273,14 +275,13 @@ def agreement_counts(judgments: QuerySet[Judgment] | None, items: QuerySet[Item]
         SELECT v.kind, u.username, NULL, NULL, v.agrees, CAST(SUM(v.n) AS BIGINT) FROM (
             SELECT kind, annotator_id, n, CASE {agrees} END AS agrees FROM votes
         ) AS v JOIN {users} u ON u.id = v.annotator_id
-         WHERE v.agrees IS NOT NULL
          GROUP BY v.kind, u.username, v.agrees"""
     units: dict[str, Counter] = defaultdict(Counter)
     annotators: dict[tuple[str, str], tuple[int, int]] = {}
     for kind, username, c0, c1, c2_or_agrees, count in _query(sql, params + more):
         if username is None:
             units[kind][(c0, c1, c2_or_agrees)] += count
-        else:
+        elif c2_or_agrees is not None:
             compared, agreed = annotators.get((kind, username), (0, 0))
             annotators[(kind, username)] = (compared + count, agreed + count * c2_or_agrees)
     return Agreement(dict(units), annotators)
