@@ -363,17 +363,18 @@ SPREAD = 1.3
 
 # Sorting every value of every feature of a million faces takes seconds, yet the order
 # statistics wanted lie within a few √n ranks of the middle. So a first statement sorts a
-# sample of SAMPLE of the rows and takes from it, per group and feature, two values
-# that bracket those ranks with MARGIN standard deviations of a sample rank to spare
-# (:func:`brackets`); a second counts the values below the bracket and sorts only those within
-# it (:func:`_windowed`). A bracket that misses (about once in 10⁹ at 6 standard deviations,
-# or when the rows changed in between) is seen, and that source's values are all sorted
-# instead: the result is exact either way.
+# sample of SAMPLE of the rows and takes from it, per group and feature, values that bracket
+# those ranks with MARGINS standard deviations of a sample rank to spare (:func:`brackets`); a
+# second counts the values below the narrow bracket and sorts only those within it
+# (:func:`_windowed`), which is most of its time. A bracket that misses is seen: at 4 standard
+# deviations one end in 30,000 does, so about one Table 3 in 250 counts a source again through
+# the wide brackets (8 standard deviations: one end in 10¹⁵), and should those miss too (or
+# the rows have changed in between) sorts all its values. The result is exact either way.
 # Parallel workers sharing Table 3's scans of the faces (each reads its share of the rows).
 WORKERS = 2
 SAMPLE_EVERY = 50
 SAMPLE = 1 / SAMPLE_EVERY
-MARGIN = 6.0
+MARGINS = (4.0, 8.0)
 DATASET = "Dataset"
 
 # Per group, per feature, the values (low, high) a bracket spans; None: unbounded on that side.
@@ -421,31 +422,41 @@ def _middles(source: str, params: list, features: Sequence[tuple[str, str]], gro
     return _query(f"SELECT %s, COUNT(*), {', '.join(columns)} FROM {rows}", [group, *params])
 
 
-def brackets(sample: str, params: list, features: Sequence[tuple[str, str]]) -> Brackets:
-    """Per group of ``sample`` (rows of ``grp`` and the features' columns: a sample of
-    :data:`SAMPLE` of a source's rows, each row in or out on its own) and feature, two of its
-    values that bracket the ranks :func:`_middles` would return from the whole source. Of the
-    m values sampled, the number below the middle of the whole varies by √m / 2 (one standard
-    deviation: each half of the source is sampled on its own); the bracket reaches
-    :data:`MARGIN` of those beyond the middle ranks on each side. None where the sample is too
-    small to tell; PostgreSQL."""
+def brackets(sample: str, params: list, features: Sequence[tuple[str, str]]) -> list[Brackets]:
+    """Per margin of :data:`MARGINS`, per group of ``sample`` (rows of ``grp`` and the features'
+    columns: a sample of :data:`SAMPLE` of a source's rows, each row in or out on its own) and
+    feature, two of its values that bracket the ranks :func:`_middles` would return from the
+    whole source. Of the m values sampled, the number below the middle of the whole varies by
+    √m / 2 (one standard deviation: each half of the source is sampled on its own); the bracket
+    reaches the margin's number of those beyond the middle ranks on each side. None where the
+    sample is too small to tell; PostgreSQL. The values are sorted once for every margin (the
+    same aggregate, written again, is computed once)."""
     quote = reading().ops.quote_name
     columns = []
-    for name, _ in features:
-        v, m = quote(name), f"COUNT({quote(name)})"
-        reach = (
-            f"CAST(CEIL({MARGIN} * SQRT({m}) / 2 + {SPREAD} * SQRT({m} * {SAMPLE}) + 3) AS INTEGER)"
-        )
-        # Out of the array's bounds, a subscript gives NULL: unbounded on that side.
-        columns += [f"{_sorted(v)}[{m} / 2 - {reach}]", f"{_sorted(v)}[{m} / 2 + 1 + {reach}]"]
+    for margin in MARGINS:
+        for name, _ in features:
+            v, m = quote(name), f"COUNT({quote(name)})"
+            reach = (
+                f"CAST(CEIL({margin} * SQRT({m}) / 2 + {SPREAD} * SQRT({m} * {SAMPLE}) + 3)"
+                " AS INTEGER)"
+            )
+            # Out of the array's bounds, a subscript gives NULL: unbounded on that side.
+            columns += [f"{_sorted(v)}[{m} / 2 - {reach}]", f"{_sorted(v)}[{m} / 2 + 1 + {reach}]"]
     rows = f"(SELECT p.grp, {_values(features)} FROM ({sample}) AS p) AS v"
     found = _query(
         f"SELECT grp, {', '.join(columns)} FROM {rows} GROUP BY grp", params, workers=WORKERS
     )
-    return {
-        grp: {name: (ends[2 * k], ends[2 * k + 1]) for k, (name, _) in enumerate(features)}
-        for grp, *ends in found
-    }
+    width = 2 * len(features)
+    return [
+        {
+            grp: {
+                name: (ends[i * width + 2 * k], ends[i * width + 2 * k + 1])
+                for k, (name, _) in enumerate(features)
+            }
+            for grp, *ends in found
+        }
+        for i in range(len(MARGINS))
+    ]
 
 
 def _windowed(
@@ -522,13 +533,14 @@ def _ends(
 def order_statistics(
     groups: Sequence[tuple[str | None, str, list]],
     features: Sequence[tuple[str, str]],
-    bounds: Brackets | None = None,
+    bounds: Sequence[Brackets] = (),
 ) -> dict[str, dict[str, MedianCell]]:
     """Per group and feature, the median and its interval (:func:`median_interval_ranks`).
     ``groups``: (the one group a source holds, or None for a column ``grp``; the source's SQL,
     with one column per feature; its parameters). ``features``: (name, SQL of its value from
-    the row ``p``, e.g. ``ABS(p.yaw)``). ``bounds``: :func:`brackets` of the sources, to sort
-    only the values within them. Groups with no row are left out.
+    the row ``p``, e.g. ``ABS(p.yaw)``). ``bounds``: :func:`brackets` of the sources, narrowest
+    first, to sort only the values within the first that holds the ranks wanted. Groups with no
+    row are left out.
 
     PostgreSQL sorts each group's values of each feature (or of its bracket) and returns the
     few around the middle (:func:`_middles`), one statement per source; SQLite, which serves
@@ -537,7 +549,11 @@ def order_statistics(
         return _order_statistics_here(groups, features)
     result: dict[str, dict[str, MedianCell]] = {}
     for group, source, params in groups:
-        found = None if bounds is None else _windowed(source, params, features, group, bounds)
+        found = None
+        for bracketed in bounds:
+            found = _windowed(source, params, features, group, bracketed)
+            if found is not None:
+                break
         if found is None:
             found = _middles(source, params, features, group)
         for grp, rows, *cells in found:

@@ -761,38 +761,55 @@ def exact(values: list[float]) -> tuple:
 def test_sampled_brackets_keep_a_few_percent_of_the_values_and_the_statistics_exact():
     n = 200_003  # prime to 7: k · 7 mod n takes every value once
     sample = f"SELECT * FROM ({SPREAD_OUT}) AS p WHERE random() < %s"
-    bounds = brackets(sample, [n, n, SAMPLE], [("v", "p.v")])
+    narrow, wide = brackets(sample, [n, n, SAMPLE], [("v", "p.v")])
     groups = spread_out(n)
     for grp in ("g0", "g1"):
-        low, high = bounds[grp]["v"]
+        low, high = narrow[grp]["v"]
+        wide_low, wide_high = wide[grp]["v"]
+        assert wide_low < low < high < wide_high
         kept = sum(low <= v <= high for v in groups[grp])
-        assert 0 < kept < 0.2 * len(groups[grp])
-    assert bounds.get("few", {"v": (None, None)})["v"] == (None, None)  # too few to tell
+        assert 0 < kept < 0.12 * len(groups[grp])
+    for bounds in (narrow, wide):  # too few to tell
+        assert bounds.get("few", {"v": (None, None)})["v"] == (None, None)
     with CaptureQueriesContext(connection) as captured:
-        found = order_statistics([(None, SPREAD_OUT, [n, n])], [("v", "p.v")], bounds)
+        found = order_statistics([(None, SPREAD_OUT, [n, n])], [("v", "p.v")], [narrow, wide])
     assert len(statements(captured)) == 1 and "float_values" in statements(captured)[0]
     for grp, values in groups.items():
         cell = found[grp]["v"]
         assert (cell.n, cell.median, cell.low, cell.high) == exact(values)
 
 
+BELOW = {"g0": {"v": (0.0, 1.0)}}  # below the middle ranks
+ABOVE = {"g1": {"v": (900.0, 1e9)}}  # above them
+WITHIN = {"g0": {"v": (499.0, 501.0)}, "g1": {"v": (None, 498.0)}}  # within them
+HOLDS = {"g1": {"v": (float("-inf"), float("inf"))}, "few": {"v": (5.0, None)}}
+
+
 @pytest.mark.parametrize(
-    ("bounds", "misses"),
+    ("bounds", "windows", "sorted_whole"),
     [
-        ({"g0": {"v": (0.0, 1.0)}}, True),  # below the middle ranks
-        ({"g1": {"v": (900.0, 1e9)}}, True),  # above them
-        ({"g0": {"v": (499.0, 501.0)}, "g1": {"v": (None, 498.0)}}, True),  # within them
-        ({"g1": {"v": (float("-inf"), float("inf"))}, "few": {"v": (5.0, None)}}, False),
-        ({}, False),  # no bracket: every value kept
+        ([BELOW], 1, True),
+        ([ABOVE], 1, True),
+        ([WITHIN], 1, True),
+        ([HOLDS], 1, False),
+        ([{}], 1, False),  # no bracket: every value kept
+        ([WITHIN, HOLDS], 2, False),  # the wider brackets hold
+        ([BELOW, ABOVE], 2, True),
+        ([], 0, True),
     ],
 )
-def test_a_bracket_that_misses_the_middle_ranks_is_seen_and_the_values_all_sorted(bounds, misses):
+def test_a_bracket_that_misses_the_middle_ranks_is_seen_and_the_next_one_tried(
+    bounds, windows, sorted_whole
+):
     """n = 1,003: g0 and g1 hold 500 values spread over 0 … 1,002, so the ranks around their
-    middle (218 … 283) hold values near 436 … 566; ``few`` holds 7, 14 and 21."""
+    middle (218 … 283) hold values near 436 … 566; ``few`` holds 7, 14 and 21. Each bracket
+    is tried in turn, then every value sorted."""
     n = 1_003
     with CaptureQueriesContext(connection) as captured:
         found = order_statistics([(None, SPREAD_OUT, [n, n])], [("v", "p.v")], bounds)
-    assert len(statements(captured)) == (2 if misses else 1)
+    read = statements(captured)
+    assert sum("float_values" in sql for sql in read) == windows
+    assert len(read) == windows + sorted_whole
     for grp, values in spread_out(n).items():
         cell = found[grp]["v"]
         assert (cell.n, cell.median, cell.low, cell.high) == exact(values)
@@ -805,6 +822,7 @@ def test_one_group_through_its_bracket_gives_the_same_order_statistics(n):
     )
     sample = f"SELECT 'all' AS grp, p.* FROM ({source}) AS p WHERE random() < %s"
     bounds = brackets(sample, [n, SAMPLE], [("v", "p.v")])
+    assert len(bounds) == 2
     cell = order_statistics([("all", source, [n])], [("v", "p.v")], bounds)["all"]["v"]
     assert (cell.n, cell.median, cell.low, cell.high) == exact(list(range(1, n + 1)))
 
