@@ -446,17 +446,15 @@ def brackets(sample: str, params: list, features: Sequence[tuple[str, str]]) -> 
     found = _query(
         f"SELECT grp, {', '.join(columns)} FROM {rows} GROUP BY grp", params, workers=WORKERS
     )
-    width = 2 * len(features)
-    return [
-        {
-            grp: {
-                name: (ends[i * width + 2 * k], ends[i * width + 2 * k + 1])
-                for k, (name, _) in enumerate(features)
+    width = 2 * len(features)  # each margin's (low, high) per feature, in turn
+    result: list[Brackets] = [{} for _ in MARGINS]
+    for grp, *ends in found:
+        for i, bracketed in enumerate(result):
+            own = ends[i * width : (i + 1) * width]
+            bracketed[grp] = {
+                name: (own[2 * k], own[2 * k + 1]) for k, (name, _) in enumerate(features)
             }
-            for grp, *ends in found
-        }
-        for i in range(len(MARGINS))
-    ]
+    return result
 
 
 def _windowed(
