@@ -107,12 +107,28 @@ class Item(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
     # PROTECT: a title, cluster or face that a campaign asks about cannot be deleted with it.
+    # The database holds the cluster's key; the faces' keys (face, face_b, reference) it does
+    # not, as checking three keys of each of 100k new items doubled a campaign's COMMIT
+    # (bench/README.md, "Queue and campaign creation"). A face goes only with its cluster or
+    # title (its own constraint ties the three), which the cluster's key protects, and Django
+    # refuses to delete one an item names (PROTECT).
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="+")
     face = models.ForeignKey(
-        Face, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Face,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     face_b = models.ForeignKey(
-        Face, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Face,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     selectors = models.JSONField(help_text="Grade: the selectors credited; A/B: [A, B].")
     identical = models.BooleanField(default=False)
@@ -122,6 +138,8 @@ class Item(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
         help_text="Another face of the person, no selector's pick, shown on request.",
     )
     crop = models.CharField(
@@ -169,6 +187,7 @@ class Item(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="repeats",
+        db_index=False,
         help_text="The A/B item this one shows again with the sides swapped.",
     )
 
@@ -180,7 +199,12 @@ class Item(models.Model):
                 fields=["campaign", "rank", "id"],
                 condition=Q(identical=False, complete=False),
                 name="item_walk",
-            )
+            ),
+            # The B faces and repeated items, indexed only where set: most items have neither.
+            models.Index(fields=["face_b"], condition=Q(face_b__isnull=False), name="item_face_b"),
+            models.Index(
+                fields=["repeat_of"], condition=Q(repeat_of__isnull=False), name="item_repeat_of"
+            ),
         ]
 
     def __str__(self) -> str:

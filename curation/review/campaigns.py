@@ -244,9 +244,12 @@ def campaign_check(
     if not titles:
         raise CampaignInvalid("choose at least one title")
     picks: dict[int, dict[str, Pick]] = defaultdict(dict)
-    for cluster_id, selector, face_id, crop in Selection.objects.filter(
-        cluster__title__in=titles, selector__in=selectors
-    ).values_list("cluster_id", "selector", "face_id", "crop"):
+    # Unordered (the models' order would join titles and clusters to sort by their names).
+    for cluster_id, selector, face_id, crop in (
+        Selection.objects.filter(cluster__title__in=titles, selector__in=selectors)
+        .order_by()
+        .values_list("cluster_id", "selector", "face_id", "crop")
+    ):
         picks[cluster_id][selector] = Pick(face_id, crop)
     clusters = sorted(cid for cid, by in picks.items() if len(by) == len(selectors))
     if not clusters:
@@ -291,6 +294,7 @@ def references(titles: list[Title]) -> dict[int, int]:
         .exclude(Exists(Selection.objects.filter(face=OuterRef("pk"))))
         .annotate(place=best)
         .filter(place=1)
+        .order_by()
         .values_list("cluster_id", "pk")
     )
 

@@ -1,9 +1,11 @@
-"""The database itself keeps faces consistent with their frames, clusters and titles."""
+"""The database itself keeps faces consistent with their frames, clusters and titles, and keeps
+what a campaign asks about."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError
 
-from curation.models import Cluster, Face, Frame, Title
+from curation.models import Campaign, Cluster, Face, Frame, Item, Title
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +67,33 @@ def test_a_box_outside_its_frame_is_refused(two_titles, box):
 def test_title_names_are_unique(two_titles):
     with pytest.raises(IntegrityError), transaction.atomic():
         Title.objects.create(name="first")
+
+
+@pytest.mark.parametrize("role", ["face", "face_b", "reference"])
+def test_a_face_an_item_names_is_not_deleted(two_titles, role):
+    """The item's face keys are Django's to keep (PROTECT), not the database's: see Item."""
+    title, frame, cluster = two_titles[0]
+    named = face(title, frame, cluster)
+    named.save()
+    campaign = Campaign.objects.create(name="c", kind="grade", selectors=["sharpness"])
+    Item.objects.create(
+        campaign=campaign, cluster=cluster, selectors=["sharpness"], **{role: named}
+    )
+    with pytest.raises(ProtectedError):
+        named.delete()
+    with pytest.raises(ProtectedError):
+        title.delete()
+    assert Face.objects.filter(pk=named.pk).exists()
+
+
+def test_the_database_refuses_to_delete_a_cluster_an_item_names(two_titles):
+    """Its faces go with it, so the cluster's key guards them even from plain SQL."""
+    title, frame, cluster = two_titles[0]
+    face(title, frame, cluster).save()
+    campaign = Campaign.objects.create(name="c", kind="grade", selectors=["sharpness"])
+    Item.objects.create(campaign=campaign, cluster=cluster, selectors=["sharpness"])
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM curation_face WHERE cluster_id = %s", [cluster.pk])
+        cursor.execute("DELETE FROM curation_cluster WHERE id = %s", [cluster.pk])
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    assert Face.objects.filter(cluster=cluster).exists()
